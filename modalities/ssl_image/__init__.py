@@ -1,0 +1,1 @@
+"""ssl_image: built-in ssl-core plugin package."""

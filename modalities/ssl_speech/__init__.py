@@ -1,0 +1,1 @@
+"""ssl_speech: built-in ssl-core plugin package."""

@@ -1,0 +1,1 @@
+"""ssl_contrastive: built-in ssl-core plugin package."""

@@ -1,0 +1,60 @@
+"""SimCLR (Chen et al., 2020): symmetric NT-Xent over in-batch negatives, optionally in a ring."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from lightly.models.modules.heads import SimCLRProjectionHead
+from torch import Tensor, nn
+
+from ssl_contrastive.info_nce import info_nce
+
+
+class SimCLR(nn.Module):
+    """NT-Xent (the NAC paper's Eq. 21) for every one of the 2B views, both directions.
+
+    Each view is an anchor whose positive is the other view of its example and
+    whose negatives are the 2B - 2 views of the other examples. With a selector
+    (SimCLRing, the ring paper's section on batch-based negatives) each
+    anchor's negatives are narrowed to its band by an element-wise mask.
+
+    Args:
+        temperature: tau of Eq. 21.
+        out_dim: size of the projection head's output.
+        hidden_dim: hidden size of the two-layer projection head.
+        encoder: the backbone (context).
+        source: the negative source, ``in_batch`` (context).
+        selector: optional negative selector (context).
+    """
+
+    sources = ("in_batch",)
+
+    def __init__(self, temperature: float = 0.5, out_dim: int = 128, hidden_dim: int = 512,
+                 encoder: nn.Module | None = None, source: nn.Module | None = None, selector: nn.Module | None = None):
+        super().__init__()
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        self.temperature = temperature
+        self.encoder = encoder
+        self.head = SimCLRProjectionHead(encoder.feature_dim, hidden_dim, out_dim)
+        self.source = source
+        self.selector = selector
+
+    def embed(self, x: Tensor) -> Tensor:
+        """The projection head's output (before l2 normalisation)."""
+        return self.head(self.encoder(x))
+
+    def step(self, views: list[Tensor], index: Tensor) -> tuple[Tensor, dict]:
+        if len(views) != 2:
+            raise ValueError(f"SimCLR needs exactly 2 views per example, got {len(views)}; set views.params.n_views: 2")
+        batch = views[0].shape[0]
+        z = F.normalize(self.embed(torch.cat(views)), dim=1)
+        sim = z @ z.T
+        partner = torch.arange(2 * batch, device=z.device).roll(batch)
+        positive = sim[torch.arange(2 * batch, device=z.device), partner]
+        _, valid = self.source.pool(z, torch.cat([index, index]))
+        keep = valid if self.selector is None else self.selector.select(sim.detach(), valid)
+        loss = info_nce(positive, sim, keep, self.temperature)
+        metrics = {"negatives_per_anchor": keep.sum(1).float().mean().item(),
+                   "positive_similarity": positive.mean().item()}
+        return loss, metrics

@@ -1,0 +1,1 @@
+"""ssl_encoders: built-in ssl-core plugin package."""

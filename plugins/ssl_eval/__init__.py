@@ -1,0 +1,1 @@
+"""ssl_eval: built-in ssl-core plugin package."""

@@ -1,0 +1,136 @@
+"""Linear evaluation of frozen features: one linear layer, lr chosen on held-out training data."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ssl_core.eval_context import EvalContext, encode
+
+
+def topk_accuracy(logits: Tensor, labels: Tensor, k: int) -> float:
+    """Share of rows whose label is among the ``k`` highest logits (k capped at the class count)."""
+    k = min(k, logits.shape[1])
+    return (logits.topk(k, dim=1).indices == labels[:, None]).any(dim=1).float().mean().item()
+
+
+def held_out_split(n: int, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
+    """A seeded random split of ``range(n)`` into (fit, validation) indices."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    n_val = max(1, int(round(fraction * n)))
+    return order[n_val:], order[:n_val]
+
+
+class LinearProbe:
+    """Logistic regression on frozen features (NAC paper section 4.1; ring paper section 5).
+
+    The learning rate is searched over ``lrs``: each is trained on the
+    training split minus a held-out ``val_fraction`` and scored on that
+    held-out part; the best is retrained on the whole training split and only
+    then is the test split touched, once. Without ``augment`` the features are
+    computed once and cached; with it, every epoch recomputes them through the
+    frozen encoder (eval mode) from freshly augmented training views.
+
+    Args:
+        layer: ``pooled`` (after global pooling), ``prepool`` (the flattened
+            last conv map, the ring paper's protocol) or ``embedding`` (the
+            projection output).
+        epochs: training epochs per learning rate.
+        lrs: learning rates searched.
+        optimizer: ``sgd`` or ``nesterov`` (SGD with Nesterov momentum).
+        momentum: SGD momentum.
+        weight_decay: L2 penalty.
+        batch_size: probe batch size.
+        val_fraction: share of the training split held out for the search.
+        augment: training-side augmentation (the pipeline's train views).
+        seed: seed of the held-out split, the probe's init and its shuffling.
+    """
+
+    def __init__(self, layer: Literal["pooled", "prepool", "embedding"] = "pooled", epochs: int = 100,
+                 lrs: list[float] = (0.01, 0.1, 1.0, 10.0), optimizer: Literal["sgd", "nesterov"] = "nesterov",
+                 momentum: float = 0.9, weight_decay: float = 0.0, batch_size: int = 256, val_fraction: float = 0.1,
+                 augment: bool = False, seed: int = 0):
+        if epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {epochs}")
+        if not lrs or any(lr <= 0 for lr in lrs):
+            raise ValueError(f"lrs must be a non-empty list of positive learning rates, got {list(lrs)}")
+        if not 0.0 < val_fraction < 1.0:
+            raise ValueError(f"val_fraction must lie in (0, 1), got {val_fraction}")
+        self.layer, self.epochs, self.lrs = layer, epochs, [float(lr) for lr in lrs]
+        self.optimizer, self.momentum, self.weight_decay = optimizer, momentum, weight_decay
+        self.batch_size, self.val_fraction, self.augment, self.seed = batch_size, val_fraction, augment, seed
+
+    def protocol(self) -> dict:
+        return {"layer": self.layer, "epochs": self.epochs, "lrs": self.lrs, "optimizer": self.optimizer,
+                "momentum": self.momentum, "weight_decay": self.weight_decay, "batch_size": self.batch_size,
+                "val_fraction": self.val_fraction, "augment": self.augment, "seed": self.seed,
+                "lr_selection": "held-out part of the training split"}
+
+    def fit(self, batches, n_features: int, n_classes: int, lr: float) -> nn.Linear:
+        """Train a linear layer for ``self.epochs`` on ``batches(epoch)`` (an iterable of (x, y) per epoch)."""
+        torch.manual_seed(self.seed)
+        model = nn.Linear(n_features, n_classes)
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=self.momentum,
+                              nesterov=self.optimizer == "nesterov", weight_decay=self.weight_decay)
+        for epoch in range(self.epochs):
+            for x, y in batches(epoch):
+                opt.zero_grad()
+                loss = F.cross_entropy(model(x), y)
+                if not torch.isfinite(loss):
+                    return model  # diverged at this lr: scored as it is, the search moves on
+                loss.backward()
+                opt.step()
+        return model
+
+    def _cached_batches(self, x: Tensor, y: Tensor):
+        def batches(epoch: int):
+            order = torch.randperm(len(y), generator=torch.Generator().manual_seed(self.seed + epoch))
+            for start in range(0, len(y), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                yield x[idx], y[idx]
+        return batches
+
+    def _augmented_batches(self, ctx: EvalContext, subset: Tensor):
+        from torch.utils.data import Subset
+
+        data = Subset(ctx.split("train", "train"), subset.tolist())
+
+        def batches(epoch: int):
+            loader = ctx.loader(data, shuffle=True, seed=self.seed + epoch)
+            feats, labels = encode(ctx.encoder, loader, self.layer, ctx.objective, ctx.device)
+            yield from self._cached_batches(feats, labels)(epoch)
+        return batches
+
+    def _batches(self, ctx: EvalContext, x: Tensor, y: Tensor, subset: Tensor):
+        if self.augment:
+            return self._augmented_batches(ctx, subset)
+        return self._cached_batches(x[subset], y[subset])
+
+    @staticmethod
+    def _score(model: nn.Linear, x: Tensor, y: Tensor) -> tuple[float, float]:
+        with torch.no_grad():
+            logits = model(x)
+        return topk_accuracy(logits, y, 1), topk_accuracy(logits, y, 5)
+
+    def evaluate(self, ctx: EvalContext) -> dict:
+        x, y = ctx.features("train", self.layer)
+        n_classes = int(y.max()) + 1
+        fit_idx, val_idx = held_out_split(len(y), self.val_fraction, self.seed)
+        search = {}
+        for lr in self.lrs:
+            model = self.fit(self._batches(ctx, x, y, fit_idx), x.shape[1], n_classes, lr)
+            search[lr] = self._score(model, x[val_idx], y[val_idx])[0]
+        best_lr = max(self.lrs, key=lambda lr: (search[lr], -lr))
+        model = self.fit(self._batches(ctx, x, y, torch.arange(len(y))), x.shape[1], n_classes, best_lr)
+        x_test, y_test = ctx.features("test", self.layer)
+        n_classes_test = max(n_classes, int(y_test.max()) + 1)
+        if n_classes_test > n_classes:
+            raise ValueError(f"the test split has labels up to {n_classes_test - 1} but training only up to {n_classes - 1}")
+        top1, top5 = self._score(model, x_test, y_test)
+        protocol = self.protocol() | {"chosen_lr": best_lr, "val_top1_by_lr": {str(k): v for k, v in search.items()},
+                                      "feature_dim": int(x.shape[1]), "train_examples": int(len(y)),
+                                      "test_examples": int(len(y_test))}
+        return {"metrics": {"top1": top1, "top5": top5}, "protocol": protocol}

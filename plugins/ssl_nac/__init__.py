@@ -1,0 +1,1 @@
+"""ssl_nac: built-in ssl-core plugin package."""

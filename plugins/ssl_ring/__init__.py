@@ -1,0 +1,1 @@
+"""ssl_ring: built-in ssl-core plugin package."""

@@ -1,0 +1,103 @@
+"""The ``ssl-core`` command: run, eval, plugins."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+
+from ssl_core.errors import SslCoreError
+
+
+def _cmd_run(args) -> int:
+    import ssl_core
+    from ssl_core.config import load_config
+    from ssl_core.harness import evaluate_run
+    from ssl_core.run import MODEL_FILE, train
+
+    registry = ssl_core.registry()
+    config = load_config(args.pipeline, args.overrides, registry)
+    run_dir = train(config, registry, resume=args.resume)
+    if not (run_dir / MODEL_FILE).exists():
+        print(f"[ssl-core] training stopped early; continue with: ssl-core run {args.pipeline} "
+              f"{' '.join(args.overrides)} --resume".replace("  ", " "))
+        return 1
+    if config.values["evaluate"]:
+        evaluate_run(run_dir, registry)
+        print((run_dir / "results.md").read_text())
+    print(f"[ssl-core] run folder: {run_dir}")
+    return 0
+
+
+def _cmd_eval(args) -> int:
+    from ssl_core.harness import evaluate_run
+
+    evaluate_run(args.run_dir)
+    print(open(os.path.join(args.run_dir, "results.md")).read())
+    return 0
+
+
+def _cmd_plugins(args) -> int:
+    import ssl_core
+
+    registry = ssl_core.registry()
+    listing = {
+        kind: [{"name": c.name, "plugin": c.plugin, "doc": c.doc(),
+                "params": [{"name": p.name, "type": p.describe().split(": ", 1)[1].split(" = ")[0],
+                            "default": None if p.required else repr(p.default), "required": p.required}
+                           for p in c.params()]}
+               for c in registry.components(kind)]
+        for kind in registry.kinds()
+    }
+    errors = [{"plugin": e.plugin, "error": e.message} for e in registry.load_errors]
+    if args.json:
+        print(json.dumps({"components": listing, "load_errors": errors}, indent=2))
+        return 0
+    for kind, components in listing.items():
+        print(f"{kind}s:")
+        for c in components:
+            print(f"  {c['name']:<22} [{c['plugin']}] {c['doc']}")
+            for p in registry.get(kind, c["name"]).params():
+                print(f"      {p.describe()}")
+        if not components:
+            print("  (none)")
+    for e in errors:
+        print(f"plugin not loaded: {e['plugin']}: {e['error']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ssl-core", description="Self-supervised representation learning on images "
+                                     "and speech: train a YAML pipeline, evaluate it, list the plugins.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="train a pipeline, then run its evaluators",
+                         description="Train PIPELINE.yaml into its run folder, then evaluate it. "
+                                     "Overrides: dotted key=value pairs, e.g. train.epochs=5 output=runs/try.")
+    run.add_argument("pipeline", help="the pipeline file (YAML)")
+    run.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.epochs=5")
+    run.add_argument("--resume", action="store_true", help="continue the run from its last checkpoint")
+    run.set_defaults(func=_cmd_run)
+    ev = sub.add_parser("eval", help="evaluate a trained run folder again")
+    ev.add_argument("run_dir")
+    ev.set_defaults(func=_cmd_eval)
+    plugins = sub.add_parser("plugins", help="list every component by kind, with its plugin and params")
+    plugins.add_argument("--json", action="store_true", help="machine-readable output")
+    plugins.set_defaults(func=_cmd_plugins)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    warnings.filterwarnings("ignore", ".*LeafSpec.*")
+    try:
+        return args.func(args)
+    except (SslCoreError, FileNotFoundError) as exc:
+        print(f"ssl-core: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,329 @@
+"""Pipeline files: load with ``yaml.safe_load``, apply ``key=value`` overrides, validate.
+
+Every error names the file, the line, the dotted key and, where there is a
+closed set, the valid choices with the nearest match first::
+
+    pipeline.yaml:14: unknown key 'train.epoch'; valid choices: epochs, ...
+
+Validation covers the structure below (``SCHEMA``), the component names
+(against the registry) and each component's parameters (against its
+factory's signature), all before anything is built or trained.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from ssl_core.errors import ConfigError, ParamError, UnknownComponentError
+from ssl_core.params import describe_type, nearest_first, type_matches, validate_params
+from ssl_core.registry import CONTEXT_PARAMS, Registry
+
+Path_ = tuple  # a dotted key as a tuple of str / int parts
+
+
+@dataclass(frozen=True)
+class Field:
+    """A leaf of the schema: its type, default, and the component kind it names (if any)."""
+
+    type: Any
+    default: Any = None
+    required: bool = False
+    kind: str | None = None  # the registry kind whose names are valid values
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Component:
+    """A component reference: a name, or ``{name: ..., params: {...}}``."""
+
+    kind: str
+    required: bool = True
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class ComponentList:
+    """A list of component references (the evaluators)."""
+
+    kind: str
+    doc: str = ""
+
+
+SCHEMA: dict = {
+    "name": Field(str, required=True, doc="the run's name"),
+    "seed": Field(int, 0, doc="seed of everything random: init, data order, views, noise"),
+    "modality": Field(str, "image", doc="informational: image | speech"),
+    "output": Field((str, type(None)), None, doc="run folder (default runs/<name>)"),
+    "data": {
+        "dataset": Field(str, required=True, kind="dataset", doc="training dataset"),
+        "params": Field(dict, {}, doc="its parameters"),
+        "num_workers": Field(int, 0, doc="DataLoader workers"),
+    },
+    "views": Component("views", doc="the augmentations that make each example's views"),
+    "encoder": Component("encoder", doc="the backbone"),
+    "objective": {
+        "name": Field(str, required=True, kind="objective", doc="the self-supervised objective"),
+        "params": Field(dict, {}, doc="its parameters"),
+        "negatives": {
+            "source": Component("sampler", required=False, doc="negative source; default: the objective's first"),
+            "select": Component("selector", required=False, doc="negative selector (e.g. ring); default none"),
+        },
+    },
+    "train": {
+        "epochs": Field(int, 100),
+        "batch_size": Field(int, 256),
+        "max_steps": Field(int, -1, doc="stop after this many steps (-1: run all epochs)"),
+        "optimizer": {
+            "name": Field(Literal["sgd", "lars", "adam"], "sgd"),
+            "lr": Field(float, 0.03),
+            "momentum": Field(float, 0.9, doc="SGD / LARS momentum"),
+            "nesterov": Field(bool, False),
+            "weight_decay": Field(float, 0.0),
+            "betas": Field(list[float], [0.9, 0.999], doc="Adam betas"),
+        },
+        "schedule": {
+            "name": Field(Literal["constant", "warmup_cosine", "step"], "constant"),
+            "warmup_epochs": Field(float, 0.0),
+            "end_lr_fraction": Field(float, 0.0, doc="cosine: final lr / initial lr"),
+            "milestones": Field(list[int], [], doc="step: epochs at which the lr is multiplied by gamma"),
+            "gamma": Field(float, 0.1),
+        },
+        "checkpoint_every_n_steps": Field(int, 0, doc="0: at the end of every epoch only"),
+        "accelerator": Field(Literal["auto", "cpu", "gpu"], "auto"),
+        "devices": Field((int, str), 1),
+        "num_nodes": Field(int, 1),
+        "strategy": Field(str, "auto", doc="auto | ddp | ddp_spawn ..."),
+        "sync_batchnorm": Field(bool, False),
+        "precision": Field(str, "32-true"),
+        "log_every_n_steps": Field(int, 1),
+        "progress_bar": Field(bool, True),
+        "detect_anomaly": Field(bool, False),
+    },
+    "evaluate": ComponentList("evaluator", doc="evaluators run on the frozen encoder after training"),
+    "eval_options": {
+        "random_init_baseline": Field(bool, False, doc="also evaluate a randomly initialised encoder"),
+        "batch_size": Field(int, 256),
+        "num_workers": Field(int, 0),
+    },
+}
+
+
+@dataclass
+class Config:
+    """A validated pipeline: the resolved values (defaults filled) and where each key was written."""
+
+    values: dict
+    source: str
+    lines: dict = field(default_factory=dict)
+    overrides: dict = field(default_factory=dict)
+
+    def where(self, path: Path_) -> str:
+        """``file:line`` of ``path`` (or of its nearest written parent), or the override that set it."""
+        for n in range(len(path), -1, -1):
+            if path[:n] in self.overrides:
+                return f"{self.source}: command-line override '{self.overrides[path[:n]]}'"
+            if path[:n] in self.lines:
+                return f"{self.source}:{self.lines[path[:n]]}"
+        return self.source
+
+    def error(self, path: Path_, message: str, choices: list[str] | None = None) -> ConfigError:
+        key = ".".join(str(p) for p in path)
+        text = f"{self.where(path)}: {message}" if key in message else f"{self.where(path)}: key '{key}': {message}"
+        if choices:
+            text += f"; valid choices: {', '.join(choices)}"
+        return ConfigError(text)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+
+def _key_lines(node: yaml.Node, path: Path_, lines: dict, seen: set) -> None:
+    """Record the 1-based line of every key; refuse aliases (shared nodes)."""
+    if id(node) in seen and isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+        raise ConfigError(f"line {node.start_mark.line + 1}: anchors and aliases are not allowed in pipeline files; write the values out")
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            child = path + (key_node.value,)
+            lines[child] = key_node.start_mark.line + 1
+            _key_lines(value_node, child, lines, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines[path + (i,)] = item.start_mark.line + 1
+            _key_lines(item, path + (i,), lines, seen)
+
+
+def parse_yaml(text: str, source: str) -> tuple[Any, dict]:
+    """Safe-load ``text`` and return it with the line of every key."""
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                raise ConfigError(f"{source}:{event.start_mark.line + 1}: anchors and aliases are not allowed in pipeline files; write the values out")
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{source}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    lines: dict = {}
+    if root is not None:
+        _key_lines(root, (), lines, set())
+    return data, lines
+
+
+def parse_override(text: str) -> tuple[Path_, Any]:
+    """``"train.epochs=5"`` -> ``(("train", "epochs"), 5)``; the value is read as YAML."""
+    if "=" not in text:
+        raise ConfigError(f"override '{text}' must look like key=value, e.g. train.epochs=5")
+    key, raw = text.split("=", 1)
+    if not key.strip():
+        raise ConfigError(f"override '{text}' has no key before '='")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    path = tuple(int(p) if p.isdigit() else p for p in key.strip().split("."))
+    return path, value
+
+
+def _apply_override(data: dict, path: Path_, value: Any, text: str) -> None:
+    node = data
+    for i, part in enumerate(path[:-1]):
+        if isinstance(node, list):
+            if not isinstance(part, int) or part >= len(node):
+                raise ConfigError(f"override '{text}': '{'.'.join(map(str, path[: i + 1]))}' is not an item of the list")
+            node = node[part]
+            continue
+        if not isinstance(node.get(part), (dict, list)):
+            node[part] = {"name": node[part], "params": {}} if isinstance(node.get(part), str) and path[i + 1] in ("name", "params") else {}
+        node = node[part]
+    if isinstance(node, list):
+        if not isinstance(path[-1], int) or path[-1] >= len(node):
+            raise ConfigError(f"override '{text}': no list item {path[-1]}")
+    node[path[-1]] = value
+
+
+class _Validator:
+    def __init__(self, config: Config, registry: Registry):
+        self.config = config
+        self.registry = registry
+
+    def section(self, value: Any, schema: dict, path: Path_) -> dict:
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise self.config.error(path, f"must be a mapping of {', '.join(schema)}, got {value!r:.60}")
+        for key in value:
+            if key not in schema:
+                where = ".".join(map(str, path + (key,)))
+                raise self.config.error(path + (key,), f"unknown key '{where}'", nearest_first(str(key), schema))
+        return {key: self.node(value.get(key), spec, path + (key,), key in value) for key, spec in schema.items()}
+
+    def node(self, value: Any, spec: Any, path: Path_, present: bool) -> Any:
+        if isinstance(spec, dict):
+            return self.section(value, spec, path)
+        if isinstance(spec, Component):
+            return self.component(value, spec, path, present)
+        if isinstance(spec, ComponentList):
+            return self.component_list(value, spec, path)
+        if not present:
+            if spec.required:
+                raise self.config.error(path, "is required but missing")
+            return copy.deepcopy(spec.default)
+        types = spec.type if isinstance(spec.type, tuple) else (spec.type,)
+        if not any(type_matches(value, t) for t in types):
+            choices = None
+            if hasattr(spec.type, "__args__") and getattr(spec.type, "__origin__", None) is Literal:
+                choices = nearest_first(str(value), [str(a) for a in spec.type.__args__])
+            expected = " or ".join(describe_type(t) for t in types)
+            raise self.config.error(path, f"must be {expected}, got {value!r:.60} ({type(value).__name__})", choices)
+        if spec.kind is not None:
+            self.known_name(spec.kind, value, path)
+        return value
+
+    def known_name(self, kind: str, name: str, path: Path_) -> None:
+        try:
+            self.registry.get(kind, name)
+        except UnknownComponentError:
+            raise self.config.error(path, f"unknown {kind} '{name}'",
+                                    nearest_first(str(name), self.registry.names(kind)) or ["(none registered)"]) from None
+
+    def component(self, value: Any, spec: Component, path: Path_, present: bool) -> dict | None:
+        if not present or value is None:
+            if spec.required:
+                raise self.config.error(path, f"is required: name a {spec.kind}", self.registry.names(spec.kind))
+            return None
+        if isinstance(value, str):
+            value = {"name": value, "params": {}}
+        if not isinstance(value, dict):
+            raise self.config.error(path, f"must be a {spec.kind} name or {{name: ..., params: {{...}}}}, got {value!r:.60}")
+        resolved = self.section(value, {"name": Field(str, required=True, kind=spec.kind), "params": Field(dict, {})}, path)
+        self.params(spec.kind, resolved["name"], resolved["params"], path + ("params",))
+        return resolved
+
+    def component_list(self, value: Any, spec: ComponentList, path: Path_) -> list:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.config.error(path, f"must be a list of {spec.kind}s, e.g. [linear_probe, knn]")
+        return [self.component(item, Component(spec.kind), path + (i,), True) for i, item in enumerate(value)]
+
+    def params(self, kind: str, name: str, params: dict, path: Path_) -> None:
+        factory = self.registry.get(kind, name).factory
+        try:
+            validate_params(factory, params, CONTEXT_PARAMS[kind])
+        except ParamError as exc:
+            raise self.config.error(path + (exc.key,) if exc.key else path, f"{kind} '{name}': {exc.message}", exc.choices) from None
+
+
+def validate(data: Any, config: Config, registry: Registry) -> dict:
+    """Check ``data`` against ``SCHEMA``, the component names and their params; fill defaults."""
+    validator = _Validator(config, registry)
+    values = validator.section(data, SCHEMA, ())
+    validator.params("dataset", values["data"]["dataset"], values["data"]["params"], ("data", "params"))
+    validator.params("objective", values["objective"]["name"], values["objective"]["params"], ("objective", "params"))
+    if values["output"] is None:
+        values["output"] = str(Path("runs") / values["name"])
+    for key in ("epochs", "batch_size"):
+        if values["train"][key] < 1:
+            raise config.error(("train", key), f"must be >= 1, got {values['train'][key]}")
+    return values
+
+
+def load_config(path: str | Path, overrides: list[str] = (), registry: Registry | None = None) -> Config:
+    """Read, override and validate a pipeline file.
+
+    Raises:
+        ConfigError: naming the file, the line, the key and the valid choices.
+        FileNotFoundError: if ``path`` does not exist.
+    """
+    from ssl_core.registry import registry as default_registry
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"pipeline file not found: {path.resolve()}")
+    text = path.read_text()
+    return load_config_text(text, str(path), overrides, registry or default_registry())
+
+
+def load_config_text(text: str, source: str, overrides: list[str] = (), registry: Registry | None = None) -> Config:
+    """:func:`load_config` on text already read (``source`` names it in errors)."""
+    from ssl_core.registry import registry as default_registry
+
+    data, lines = parse_yaml(text, source)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}:1: a pipeline file must be a mapping of {', '.join(SCHEMA)}")
+    config = Config({}, source, lines)
+    for text_override in overrides:
+        key_path, value = parse_override(text_override)
+        _apply_override(data, key_path, value, text_override)
+        config.overrides[key_path] = text_override
+    config.values = validate(data, config, registry or default_registry())
+    return config

@@ -1,0 +1,104 @@
+"""What an evaluator is given: the frozen encoder, the data, and cached features."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+
+Layer = Literal["pooled", "prepool", "embedding"]
+
+
+class TransformedDataset(Dataset):
+    """Items ``(transform(x), label)`` of a dataset of ``(x, label)``."""
+
+    def __init__(self, base: Dataset, transform: Callable):
+        self.base = base
+        self.transform = transform
+        self.num_classes = getattr(base, "num_classes", None)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int):
+        x, label = self.base[i]
+        return self.transform(x), label
+
+
+@torch.no_grad()
+def encode(encoder: nn.Module, loader: DataLoader, layer: Layer = "pooled", objective: nn.Module | None = None,
+           device: str = "cpu") -> tuple[Tensor, Tensor]:
+    """Features of every item of ``loader`` at ``layer`` (encoder in eval mode), with labels."""
+    was_training = encoder.training
+    encoder.eval()
+    if objective is not None:
+        objective.eval()
+    feats, labels = [], []
+    for x, y in loader:
+        x = x.to(device)
+        if layer == "pooled":
+            f = encoder(x)
+        elif layer == "prepool":
+            f = encoder.forward_features(x).flatten(1)
+        elif layer == "embedding":
+            if objective is None:
+                raise ValueError("layer 'embedding' needs the trained objective (its projection head)")
+            f = objective.embed(x)
+        else:
+            raise ValueError(f"unknown layer '{layer}'; valid choices: pooled, prepool, embedding")
+        feats.append(f.float().cpu())
+        labels.append(torch.as_tensor(y))
+    encoder.train(was_training)
+    return torch.cat(feats), torch.cat(labels)
+
+
+@dataclass
+class EvalContext:
+    """Everything an evaluator may use; it must never train ``encoder``.
+
+    ``split()`` gives a dataset of ``(tensor, label)`` for the pipeline's data
+    (or another registered dataset, for transfer), ``features()`` the frozen
+    features of a split at a layer, computed once and cached.
+    """
+
+    encoder: nn.Module
+    registry: Any
+    dataset: str
+    dataset_params: dict
+    views: Any
+    run_dir: Path
+    objective: nn.Module | None = None
+    seed: int = 0
+    batch_size: int = 256
+    num_workers: int = 0
+    device: str = "cpu"
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def raw_split(self, split: str, dataset: str | None = None, params: dict | None = None) -> Dataset:
+        """The dataset of raw ``(x, label)`` items for ``split``."""
+        name = dataset or self.dataset
+        return self.registry.build("dataset", name, self.dataset_params if dataset is None else (params or {}), split=split)
+
+    def split(self, split: str, transform: Literal["eval", "train"] = "eval", dataset: str | None = None,
+              params: dict | None = None, views: Any = None) -> TransformedDataset:
+        """``split`` with the eval (deterministic) or train (augmenting) transform of ``views``."""
+        views = views or self.views
+        return TransformedDataset(self.raw_split(split, dataset, params), getattr(views, transform))
+
+    def loader(self, data: Dataset, shuffle: bool = False, seed: int | None = None) -> DataLoader:
+        generator = torch.Generator().manual_seed(self.seed if seed is None else seed)
+        return DataLoader(data, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
+                          generator=generator)
+
+    def features(self, split: str, layer: Layer = "pooled", dataset: str | None = None, params: dict | None = None,
+                 views: Any = None) -> tuple[Tensor, Tensor]:
+        """Frozen features and labels of ``split`` at ``layer`` (eval transform), cached per key."""
+        key = (split, layer, dataset, repr(sorted((params or {}).items())), id(views))
+        if key not in self._cache:
+            data = self.split(split, "eval", dataset, params, views)
+            self._cache[key] = encode(self.encoder, self.loader(data), layer, self.objective, self.device)
+        return self._cache[key]

@@ -1,0 +1,97 @@
+"""Builds the components of a validated pipeline through the registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytorch_lightning as pl
+from torch import nn
+from torch.utils.data import Dataset
+
+from ssl_core.config import Config
+from ssl_core.errors import ParamError
+from ssl_core.registry import Registry
+
+
+@dataclass
+class Pipeline:
+    """The built components of a pipeline (the training data is raw ``(x, label)`` items)."""
+
+    config: Config
+    registry: Registry
+    train_data: Dataset
+    views: Any
+    encoder: nn.Module
+    objective: nn.Module
+    in_channels: int
+    steps_per_epoch: int
+
+
+def build(config: Config, registry: Registry, kind: str, name: str, params: dict, path: tuple, **context) -> Any:
+    """``registry.build`` with errors mapped to the pipeline file's line of the offending parameter."""
+    try:
+        return registry.build(kind, name, params, **context)
+    except ParamError as exc:
+        raise config.error(path + (exc.key,) if exc.key in params else path, exc.message, exc.choices) from None
+
+
+def build_pipeline(config: Config, registry: Registry, world_size: int = 1) -> Pipeline:
+    """Seed, then build data, views, encoder, negatives and objective, in that order.
+
+    Seeding first makes the encoder's initial weights a function of the
+    pipeline's seed: the random-init baseline is the pretraining's start.
+    """
+    values = config.values
+    pl.seed_everything(values["seed"], workers=True, verbose=False)
+    data = values["data"]
+    train_data = build(config, registry, "dataset", data["dataset"], data["params"], ("data", "params"), split="train")
+    views = build(config, registry, "views", values["views"]["name"], values["views"]["params"], ("views", "params"))
+    if len(train_data) == 0:
+        raise config.error(("data", "dataset"), f"the training split of '{data['dataset']}' is empty")
+    in_channels = int(views.eval(train_data[0][0]).shape[0])
+    pl.seed_everything(values["seed"], workers=True, verbose=False)
+    encoder = build(config, registry, "encoder", values["encoder"]["name"], values["encoder"]["params"],
+                    ("encoder", "params"), in_channels=in_channels)
+    batch = values["train"]["batch_size"] * world_size
+    steps_per_epoch = len(train_data) // batch
+    if steps_per_epoch == 0:
+        raise config.error(("train", "batch_size"), f"a global batch of {batch} is larger than the {len(train_data)} training examples")
+    source, selector = build_negatives(config, registry, len(train_data), steps_per_epoch)
+    objective_cfg = values["objective"]
+    objective = build(config, registry, "objective", objective_cfg["name"], objective_cfg["params"], ("objective", "params"),
+                      encoder=encoder, source=source, selector=selector, num_examples=len(train_data))
+    return Pipeline(config, registry, train_data, views, encoder, objective, in_channels, steps_per_epoch)
+
+
+def build_negatives(config: Config, registry: Registry, num_examples: int, steps_per_epoch: int) -> tuple[Any, Any]:
+    """The negative source (default: the objective's first accepted one) and the optional selector."""
+    objective_cfg = config.values["objective"]
+    factory = registry.get("objective", objective_cfg["name"]).factory
+    accepted = tuple(getattr(factory, "sources", ()))
+    negatives = objective_cfg["negatives"]
+    source_cfg, select_cfg = negatives["source"], negatives["select"]
+    path = ("objective", "negatives")
+    if not accepted:
+        if source_cfg or select_cfg:
+            raise config.error(path, f"objective '{objective_cfg['name']}' takes no negatives; remove objective.negatives")
+        return None, None
+    source_cfg = source_cfg or {"name": accepted[0], "params": {}}
+    if source_cfg["name"] not in accepted:
+        raise config.error(path + ("source",), f"objective '{objective_cfg['name']}' cannot take negatives from "
+                           f"'{source_cfg['name']}'", list(accepted))
+    dim = objective_cfg["params"].get("out_dim", _default(factory, "out_dim", 128))
+    source = build(config, registry, "sampler", source_cfg["name"], source_cfg["params"], path + ("source", "params"),
+                   dim=dim, num_examples=num_examples)
+    selector = None
+    if select_cfg:
+        selector = build(config, registry, "selector", select_cfg["name"], select_cfg["params"], path + ("select", "params"),
+                         steps_per_epoch=steps_per_epoch, max_epochs=config.values["train"]["epochs"])
+    return source, selector
+
+
+def _default(factory, name: str, fallback: Any) -> Any:
+    import inspect
+
+    param = inspect.signature(factory).parameters.get(name)
+    return fallback if param is None or param.default is inspect.Parameter.empty else param.default

@@ -1,0 +1,60 @@
+"""Pictures of a run: training curves from the CSV log."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def read_metrics(csv_path: Path) -> dict[str, list[tuple[int, float]]]:
+    """``{metric: [(step, value), ...]}`` from Lightning's ``metrics.csv``; a resumed step's last value wins."""
+    series: dict[str, dict[int, float]] = {}
+    with open(csv_path, newline="") as f:
+        for row in csv.DictReader(f):
+            step = int(float(row.get("step") or 0))
+            for key, value in row.items():
+                if key in ("step", "epoch") or value in ("", None):
+                    continue
+                series.setdefault(key, {})[step] = float(value)
+    return {k: sorted(v.items()) for k, v in series.items()}
+
+
+def plot_training_curves(csv_path: Path, out: Path) -> Path | None:
+    """One panel per logged metric against the step; returns the PNG path (None without a log)."""
+    if not csv_path.exists():
+        return None
+    series = read_metrics(csv_path)
+    if not series:
+        return None
+    keys = ["loss"] + sorted(k for k in series if k != "loss" and not k.startswith("ring_"))
+    keys = [k for k in keys if k in series]
+    band = [k for k in ("ring_upper", "ring_lower") if k in series]
+    panels = len(keys) + (1 if band else 0)
+    cols = min(3, panels)
+    rows = (panels + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
+    flat = axes.ravel()
+    for ax, key in zip(flat, keys):
+        steps, values = zip(*series[key])
+        ax.plot(steps, values, lw=1)
+        ax.set_title(key)
+        ax.set_xlabel("step")
+    if band:
+        ax = flat[len(keys)]
+        for key in band:
+            steps, values = zip(*series[key])
+            ax.plot(steps, values, label=key.replace("ring_", ""))
+        ax.set_title("ring band (percentiles)")
+        ax.set_xlabel("step")
+        ax.legend()
+    for ax in flat[panels:]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

@@ -1,0 +1,71 @@
+"""Training a pipeline into its run folder, from scratch or resumed."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import yaml
+
+from ssl_core.checkpoint_io import atomic_torch_save
+from ssl_core.config import Config
+from ssl_core.epoch_sampler import EpochSampler, ResumableLoader
+from ssl_core.errors import ConfigError
+from ssl_core.multi_view_dataset import MultiViewDataset
+from ssl_core.pipeline import build_pipeline
+from ssl_core.registry import Registry
+from ssl_core.trainer import LAST_CHECKPOINT, SSLModule, make_trainer
+
+PIPELINE_FILE = "pipeline.yaml"
+MODEL_FILE = "model.pt"
+
+
+def run_dir_of(config: Config) -> Path:
+    return Path(config.values["output"])
+
+
+def train(config: Config, registry: Registry, resume: bool = False, callbacks: list | None = None) -> Path:
+    """Train ``config`` into its run folder and save the final weights as ``model.pt``.
+
+    With ``resume`` the run continues from ``checkpoints/last.ckpt``: weights,
+    optimizer, sampler state (bank, queue), selector step, data position and
+    RNG states, so it ends exactly as an uninterrupted run would.
+
+    Raises:
+        ConfigError: a finished or started run is in the folder and ``resume`` is off,
+            or ``resume`` is on with a different pipeline.
+    """
+    run_dir = run_dir_of(config)
+    checkpoint = run_dir / "checkpoints" / LAST_CHECKPOINT
+    saved = run_dir / PIPELINE_FILE
+    resolved = yaml.safe_dump(config.values, sort_keys=False)
+    if resume:
+        if not checkpoint.exists():
+            raise ConfigError(f"--resume: no checkpoint at {checkpoint}; start the run without --resume")
+        if saved.exists() and yaml.safe_load(saved.read_text()) != config.values:
+            raise ConfigError(f"--resume: the pipeline differs from the one the run in {run_dir} started with "
+                              f"({saved}); resume with the same file and overrides, or choose another output=")
+    elif checkpoint.exists() or (run_dir / MODEL_FILE).exists():
+        raise ConfigError(f"the run folder {run_dir} already holds a run; add --resume to continue it, "
+                          f"or choose another folder with output=runs/<new name>")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    saved.write_text(resolved)
+
+    pipeline = build_pipeline(config, registry)
+    train_cfg = config.values["train"]
+    sampler = EpochSampler(len(pipeline.train_data), train_cfg["batch_size"], config.values["seed"])
+    loader = ResumableLoader(MultiViewDataset(pipeline.train_data, pipeline.views, config.values["seed"]), sampler,
+                             num_workers=config.values["data"]["num_workers"])
+    module = SSLModule(pipeline.objective, train_cfg, sampler, run_dir / "checkpoints")
+    trainer = make_trainer(train_cfg, run_dir, callbacks)
+    started = time.time()
+    trainer.fit(module, loader, ckpt_path=str(checkpoint) if resume else None)
+    if trainer.interrupted:
+        return run_dir
+    atomic_torch_save(pipeline.objective.state_dict(), run_dir / MODEL_FILE)
+    summary = {"global_steps": trainer.global_step, "epochs": trainer.current_epoch,
+               "seconds_this_session": round(time.time() - started, 2),
+               "final_loss": float(trainer.callback_metrics.get("loss", float("nan")))}
+    (run_dir / "training.json").write_text(json.dumps(summary, indent=2))
+    return run_dir

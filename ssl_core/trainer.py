@@ -1,0 +1,138 @@
+"""One Lightning module and Trainer for every pipeline."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import Callback, TQDMProgressBar
+from pytorch_lightning.loggers import CSVLogger
+
+from ssl_core import seeded_rng
+from ssl_core.checkpoint_io import AtomicCheckpointIO
+from ssl_core.epoch_sampler import EpochSampler
+from ssl_core.errors import SslCoreError
+from ssl_core.optimization import build_optimizer, lr_factor
+
+LAST_CHECKPOINT = "last.ckpt"
+
+
+class DivergenceError(SslCoreError):
+    """The loss became NaN or infinite."""
+
+
+class SSLModule(pl.LightningModule):
+    """Trains an objective: ``objective.step(views, index) -> (loss, metrics)`` per batch.
+
+    The learning rate is set each step from :func:`lr_factor` (a pure function
+    of the global step), the selector's schedule is driven by the global step,
+    and the global RNG states are saved in every checkpoint and restored just
+    before the first step after a resume.
+    """
+
+    def __init__(self, objective: torch.nn.Module, train_cfg: dict, sampler: EpochSampler, checkpoint_dir: Path | None = None):
+        super().__init__()
+        self.objective = objective
+        self.train_cfg = train_cfg
+        self.sampler = sampler
+        self.checkpoint_dir = checkpoint_dir
+        self._pending_rng: dict | None = None
+
+    def configure_optimizers(self):
+        return build_optimizer(self.objective.parameters(), self.train_cfg["optimizer"])
+
+    def _set_lr(self) -> float:
+        factor = lr_factor(self.global_step, self.sampler.batches_per_epoch, self.train_cfg["epochs"], self.train_cfg["schedule"])
+        lr = self.train_cfg["optimizer"]["lr"] * factor
+        optimizer = self.optimizers()
+        for group in getattr(optimizer, "optimizer", optimizer).param_groups:
+            group["lr"] = lr
+        return lr
+
+    def training_step(self, batch, batch_idx):
+        if self._pending_rng is not None:
+            seeded_rng.restore(self._pending_rng)
+            self._pending_rng = None
+        views, index, _ = batch
+        selector = getattr(self.objective, "selector", None)
+        if selector is not None and hasattr(selector, "set_step"):
+            selector.set_step(self.global_step)
+        lr = self._set_lr()
+        loss, metrics = self.objective.step(list(views), index)
+        if not torch.isfinite(loss):
+            last = self.checkpoint_dir / LAST_CHECKPOINT if self.checkpoint_dir else None
+            where = f"the last good checkpoint, {last}, is intact" if last and last.exists() else "no checkpoint was written yet"
+            raise DivergenceError(f"the loss became {loss.item()} at step {self.global_step} (epoch {self.current_epoch}); "
+                                  f"{where}. Lower train.optimizer.lr or check the data.")
+        self.log("loss", loss, prog_bar=True, on_step=True, on_epoch=False)
+        self.log("lr", lr, on_step=True, on_epoch=False)
+        for key, value in metrics.items():
+            self.log(key, float(value), on_step=True, on_epoch=False)
+        if selector is not None and hasattr(selector, "band"):
+            lower, upper = selector.band()
+            self.log("ring_lower", float(lower), on_step=True, on_epoch=False)
+            self.log("ring_upper", float(upper), on_step=True, on_epoch=False)
+        self.sampler.consumed += 1
+        return loss
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["rng_states"] = seeded_rng.capture()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self._pending_rng = checkpoint.get("rng_states")
+
+
+class LastCheckpoint(Callback):
+    """Writes ``last.ckpt`` every ``every_n_steps`` steps (if > 0) and at the end of every epoch."""
+
+    def __init__(self, directory: Path, every_n_steps: int = 0):
+        self.path = Path(directory) / LAST_CHECKPOINT
+        self.every_n_steps = every_n_steps
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if self.every_n_steps > 0 and trainer.global_step % self.every_n_steps == 0:
+            trainer.save_checkpoint(self.path)
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        trainer.save_checkpoint(self.path)
+
+
+def make_trainer(train_cfg: dict, run_dir: Path, extra_callbacks: list | None = None) -> pl.Trainer:
+    """The Lightning Trainer for a pipeline's ``train`` section, logging CSV (and TensorBoard if installed)."""
+    loggers = [CSVLogger(str(run_dir), name="logs", version="")]
+    try:
+        from pytorch_lightning.loggers import TensorBoardLogger
+        import tensorboard  # noqa: F401
+
+        loggers.append(TensorBoardLogger(str(run_dir), name="logs", version="tensorboard"))
+    except ImportError:
+        pass
+    callbacks = [LastCheckpoint(run_dir / "checkpoints", train_cfg["checkpoint_every_n_steps"])]
+    if train_cfg["progress_bar"]:
+        callbacks.append(TQDMProgressBar(refresh_rate=1))
+    callbacks += extra_callbacks or []
+    strategy = train_cfg["strategy"]
+    return pl.Trainer(
+        max_epochs=train_cfg["epochs"],
+        max_steps=train_cfg["max_steps"],
+        accelerator=train_cfg["accelerator"],
+        devices=train_cfg["devices"],
+        num_nodes=train_cfg["num_nodes"],
+        strategy=strategy,
+        sync_batchnorm=train_cfg["sync_batchnorm"],
+        precision=train_cfg["precision"],
+        logger=loggers,
+        callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],
+        enable_checkpointing=False,
+        enable_progress_bar=train_cfg["progress_bar"],
+        enable_model_summary=False,
+        log_every_n_steps=train_cfg["log_every_n_steps"],
+        use_distributed_sampler=False,
+        detect_anomaly=train_cfg["detect_anomaly"],
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        default_root_dir=str(run_dir),
+    )
