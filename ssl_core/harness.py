@@ -99,7 +99,7 @@ def evaluate_run(run_dir: str | Path, registry: Registry | None = None, progress
     }
     (run_dir / "results.json").write_text(json.dumps(results, indent=2, default=str))
     (run_dir / "results.md").write_text(results_markdown(results))
-    plot_training_curves(run_dir / "logs" / "metrics.csv", run_dir / "training_curves.png")
+    plot_training_curves(run_dir, run_dir / "training_curves.png")
     return results
 
 

@@ -11,24 +11,29 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def read_metrics(csv_path: Path) -> dict[str, list[tuple[int, float]]]:
-    """``{metric: [(step, value), ...]}`` from Lightning's ``metrics.csv``; a resumed step's last value wins."""
+def metric_files(run_dir: Path) -> list[Path]:
+    """The run's CSV logs, one per training session (``logs/part0``, ``part1`` after a resume ...)."""
+    parts = sorted((run_dir / "logs").glob("part*/metrics.csv"), key=lambda p: int(p.parent.name[4:]))
+    return parts
+
+
+def read_metrics(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """``{metric: [(step, value), ...]}`` over every session's log; a step redone after a resume keeps its last value."""
     series: dict[str, dict[int, float]] = {}
-    with open(csv_path, newline="") as f:
-        for row in csv.DictReader(f):
-            step = int(float(row.get("step") or 0))
-            for key, value in row.items():
-                if key in ("step", "epoch") or value in ("", None):
-                    continue
-                series.setdefault(key, {})[step] = float(value)
+    for csv_path in metric_files(run_dir):
+        with open(csv_path, newline="") as f:
+            for row in csv.DictReader(f):
+                step = int(float(row.get("step") or 0))
+                for key, value in row.items():
+                    if key in ("step", "epoch") or value in ("", None):
+                        continue
+                    series.setdefault(key, {})[step] = float(value)
     return {k: sorted(v.items()) for k, v in series.items()}
 
 
-def plot_training_curves(csv_path: Path, out: Path) -> Path | None:
-    """One panel per logged metric against the step; returns the PNG path (None without a log)."""
-    if not csv_path.exists():
-        return None
-    series = read_metrics(csv_path)
+def plot_training_curves(run_dir: Path, out: Path) -> Path | None:
+    """One panel per logged metric against the step, the ring band in its own; the PNG path (None without a log)."""
+    series = read_metrics(run_dir)
     if not series:
         return None
     keys = ["loss"] + sorted(k for k in series if k != "loss" and not k.startswith("ring_"))

@@ -101,12 +101,14 @@ class LastCheckpoint(Callback):
 
 def make_trainer(train_cfg: dict, run_dir: Path, extra_callbacks: list | None = None) -> pl.Trainer:
     """The Lightning Trainer for a pipeline's ``train`` section, logging CSV (and TensorBoard if installed)."""
-    loggers = [CSVLogger(str(run_dir), name="logs", version="")]
+    # One CSV per session (part0, part1 ... after resumes): Lightning would delete an existing log.
+    part = len(list((run_dir / "logs").glob("part*"))) if (run_dir / "logs").exists() else 0
+    loggers = [CSVLogger(str(run_dir), name="logs", version=f"part{part}")]
     try:
         from pytorch_lightning.loggers import TensorBoardLogger
         import tensorboard  # noqa: F401
 
-        loggers.append(TensorBoardLogger(str(run_dir), name="logs", version="tensorboard"))
+        loggers.append(TensorBoardLogger(str(run_dir), name="logs", version=f"tensorboard{part}"))
     except ImportError:
         pass
     callbacks = [LastCheckpoint(run_dir / "checkpoints", train_cfg["checkpoint_every_n_steps"])]

@@ -1,0 +1,1 @@
+"""ssl-barlow: Barlow Twins as a third-party ssl-core plugin."""
