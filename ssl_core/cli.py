@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import warnings
@@ -36,6 +37,17 @@ def _cmd_eval(args) -> int:
 
     evaluate_run(args.run_dir)
     print(open(os.path.join(args.run_dir, "results.md")).read())
+    return 0
+
+
+def _cmd_compare(args) -> int:
+    from pathlib import Path
+
+    from ssl_core.compare import to_markdown, write_comparison
+
+    comparison = write_comparison(args.run_dirs, Path(args.out))
+    print(to_markdown(comparison))
+    print(f"[ssl-core] written: {args.out}/comparison.md, comparison.csv, comparison.png")
     return 0
 
 
@@ -82,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="evaluate a trained run folder again")
     ev.add_argument("run_dir")
     ev.set_defaults(func=_cmd_eval)
+    cmp = sub.add_parser("compare", help="one table of every metric across run folders, flagging mismatched protocols")
+    cmp.add_argument("run_dirs", nargs="+")
+    cmp.add_argument("--out", default="comparison", help="folder for comparison.md / .csv / .png (default: comparison)")
+    cmp.set_defaults(func=_cmd_compare)
     plugins = sub.add_parser("plugins", help="list every component by kind, with its plugin and params")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
     plugins.set_defaults(func=_cmd_plugins)
@@ -92,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*LeafSpec.*")
+    # Lightning's start-up chatter (accelerator lines, advertising tips) hides what matters.
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
     try:
         return args.func(args)
     except (SslCoreError, FileNotFoundError) as exc:

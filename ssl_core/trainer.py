@@ -40,6 +40,10 @@ class SSLModule(pl.LightningModule):
         self.checkpoint_dir = checkpoint_dir
         self._pending_rng: dict | None = None
 
+    def setup(self, stage: str) -> None:
+        """Under DDP each process reads its own slice of every global batch."""
+        self.sampler.rank, self.sampler.world_size = self.global_rank, self.trainer.world_size
+
     def configure_optimizers(self):
         return build_optimizer(self.objective.parameters(), self.train_cfg["optimizer"])
 
@@ -93,10 +97,10 @@ class LastCheckpoint(Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         if self.every_n_steps > 0 and trainer.global_step % self.every_n_steps == 0:
-            trainer.save_checkpoint(self.path)
+            trainer.save_checkpoint(self.path, weights_only=False)
 
     def on_train_epoch_end(self, trainer, pl_module):
-        trainer.save_checkpoint(self.path)
+        trainer.save_checkpoint(self.path, weights_only=False)
 
 
 def make_trainer(train_cfg: dict, run_dir: Path, extra_callbacks: list | None = None) -> pl.Trainer:

@@ -93,10 +93,10 @@ class LinearProbe:
                 yield x[idx], y[idx]
         return batches
 
-    def _augmented_batches(self, ctx: EvalContext, subset: Tensor):
+    def _augmented_batches(self, ctx: EvalContext, subset: Tensor, source: dict):
         from torch.utils.data import Subset
 
-        data = Subset(ctx.split("train", "train"), subset.tolist())
+        data = Subset(ctx.split("train", "train", **source), subset.tolist())
 
         def batches(epoch: int):
             loader = ctx.loader(data, shuffle=True, seed=self.seed + epoch)
@@ -104,9 +104,9 @@ class LinearProbe:
             yield from self._cached_batches(feats, labels)(epoch)
         return batches
 
-    def _batches(self, ctx: EvalContext, x: Tensor, y: Tensor, subset: Tensor):
+    def _batches(self, ctx: EvalContext, x: Tensor, y: Tensor, subset: Tensor, source: dict):
         if self.augment:
-            return self._augmented_batches(ctx, subset)
+            return self._augmented_batches(ctx, subset, source)
         return self._cached_batches(x[subset], y[subset])
 
     @staticmethod
@@ -116,16 +116,21 @@ class LinearProbe:
         return topk_accuracy(logits, y, 1), topk_accuracy(logits, y, 5)
 
     def evaluate(self, ctx: EvalContext) -> dict:
-        x, y = ctx.features("train", self.layer)
+        return self.run(ctx)
+
+    def run(self, ctx: EvalContext, dataset: str | None = None, params: dict | None = None, views=None) -> dict:
+        """The probe on the pipeline's data, or on ``dataset`` with ``params`` and ``views`` (transfer)."""
+        source = {"dataset": dataset, "params": params, "views": views}
+        x, y = ctx.features("train", self.layer, **source)
         n_classes = int(y.max()) + 1
         fit_idx, val_idx = held_out_split(len(y), self.val_fraction, self.seed)
         search = {}
         for lr in self.lrs:
-            model = self.fit(self._batches(ctx, x, y, fit_idx), x.shape[1], n_classes, lr)
+            model = self.fit(self._batches(ctx, x, y, fit_idx, source), x.shape[1], n_classes, lr)
             search[lr] = self._score(model, x[val_idx], y[val_idx])[0]
         best_lr = max(self.lrs, key=lambda lr: (search[lr], -lr))
-        model = self.fit(self._batches(ctx, x, y, torch.arange(len(y))), x.shape[1], n_classes, best_lr)
-        x_test, y_test = ctx.features("test", self.layer)
+        model = self.fit(self._batches(ctx, x, y, torch.arange(len(y)), source), x.shape[1], n_classes, best_lr)
+        x_test, y_test = ctx.features("test", self.layer, **source)
         n_classes_test = max(n_classes, int(y_test.max()) + 1)
         if n_classes_test > n_classes:
             raise ValueError(f"the test split has labels up to {n_classes_test - 1} but training only up to {n_classes - 1}")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from ssl_core import hookimpl
+from ssl_eval.code_statistics import CodeStatistics
+from ssl_eval.hash_retrieval import HashRetrieval
 from ssl_eval.knn import KNN
 from ssl_eval.linear_probe import LinearProbe
+from ssl_eval.transfer import Transfer
 
 
 @hookimpl
@@ -12,4 +15,7 @@ def ssl_core_evaluators():
     return {
         "linear_probe": LinearProbe,
         "knn": KNN,
+        "transfer": Transfer,
+        "hash_retrieval": HashRetrieval,
+        "code_statistics": CodeStatistics,
     }
