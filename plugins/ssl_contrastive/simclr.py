@@ -49,10 +49,9 @@ class SimCLR(nn.Module):
             raise ValueError(f"SimCLR needs exactly 2 views per example, got {len(views)}; set views.params.n_views: 2")
         batch = views[0].shape[0]
         z = F.normalize(self.embed(torch.cat(views)), dim=1)
-        sim = z @ z.T
-        partner = torch.arange(2 * batch, device=z.device).roll(batch)
-        positive = sim[torch.arange(2 * batch, device=z.device), partner]
-        _, valid = self.source.pool(z, torch.cat([index, index]))
+        pool, valid = self.source.pool(z, torch.cat([index, index]))
+        sim = z @ pool.T
+        positive = (z * z.roll(batch, dims=0)).sum(dim=1)
         keep = valid if self.selector is None else self.selector.select(sim.detach(), valid)
         loss = info_nce(positive, sim, keep, self.temperature)
         metrics = {"negatives_per_anchor": keep.sum(1).float().mean().item(),
