@@ -68,7 +68,7 @@ def _cmd_plugins(args) -> int:
         print(json.dumps({"components": listing, "load_errors": errors}, indent=2))
         return 0
     for kind, components in listing.items():
-        print(f"{kind}s:")
+        print(f"{kind if kind.endswith('s') else kind + 's'}:")
         for c in components:
             print(f"  {c['name']:<22} [{c['plugin']}] {c['doc']}")
             for p in registry.get(kind, c["name"]).params():
