@@ -51,6 +51,14 @@ def _cmd_compare(args) -> int:
     return 0
 
 
+def _cmd_export(args) -> int:
+    from ssl_core.export import export
+
+    path = export(args.run_dir, args.format, args.out)
+    print(f"[ssl-core] wrote the {args.format} backbone to {path}")
+    return 0
+
+
 def _cmd_plugins(args) -> int:
     import ssl_core
 
@@ -98,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("run_dirs", nargs="+")
     cmp.add_argument("--out", default="comparison", help="folder for comparison.md / .csv / .png (default: comparison)")
     cmp.set_defaults(func=_cmd_compare)
+    exp = sub.add_parser("export", help="write the pretrained backbone for torchvision or Detectron2")
+    exp.add_argument("run_dir")
+    exp.add_argument("--format", choices=["torchvision", "detectron2"], default="torchvision")
+    exp.add_argument("--out", default=None, help="output file (default: in the run folder)")
+    exp.set_defaults(func=_cmd_export)
     plugins = sub.add_parser("plugins", help="list every component by kind, with its plugin and params")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
     plugins.set_defaults(func=_cmd_plugins)
@@ -112,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
     try:
         return args.func(args)
-    except (SslCoreError, FileNotFoundError) as exc:
+    except (SslCoreError, FileNotFoundError, ValueError) as exc:
         print(f"ssl-core: error: {exc}", file=sys.stderr)
         return 2
 

@@ -69,7 +69,7 @@ def describe_type(annotation: Any) -> str:
     if annotation is type(None):
         return "null"
     if origin is not None:
-        args = ", ".join(describe_type(a) for a in typing.get_args(annotation))
+        args = ", ".join("..." if a is Ellipsis else describe_type(a) for a in typing.get_args(annotation))
         return f"{getattr(origin, '__name__', str(origin))}[{args}]"
     return getattr(annotation, "__name__", str(annotation))
 

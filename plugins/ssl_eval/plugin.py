@@ -8,6 +8,7 @@ from ssl_eval.hash_retrieval import HashRetrieval
 from ssl_eval.knn import KNN
 from ssl_eval.linear_probe import LinearProbe
 from ssl_eval.transfer import Transfer
+from ssl_eval.vae import VAEPretraining
 
 
 @hookimpl
@@ -16,6 +17,7 @@ def ssl_core_evaluators():
         "linear_probe": LinearProbe,
         "knn": KNN,
         "transfer": Transfer,
+        "vae_pretraining": VAEPretraining,
         "hash_retrieval": HashRetrieval,
         "code_statistics": CodeStatistics,
     }
