@@ -22,6 +22,6 @@ def info_nce(positive: Tensor, negatives: Tensor, keep: Tensor | None, temperatu
     """
     logits = torch.cat([positive[:, None], negatives], dim=1) / temperature
     if keep is not None:
-        mask = torch.cat([torch.ones_like(keep[:, :1]), keep], dim=1)
+        mask = torch.cat([keep.new_ones(keep.shape[0], 1), keep], dim=1)  # not ones_like(keep[:, :1]): empty pools
         logits = logits.masked_fill(~mask, float("-inf"))
     return (torch.logsumexp(logits, dim=1) - logits[:, 0]).mean()
