@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ssl_core.rank_rand import rank_rand
+
 from ssl_contrastive.info_nce import info_nce
 from ssl_contrastive.memory_bank import MemoryBank
 
@@ -30,7 +32,7 @@ def draw_negatives(index: Tensor, keep: Tensor | None, num_entries: int, k: int)
         num_entries: ``N``, the bank size.
         k: negatives per anchor.
     """
-    u = torch.rand(index.shape[0], k, dtype=torch.float64, device=index.device)
+    u = rank_rand((index.shape[0], k), dtype=torch.float64, device=index.device)
     if keep is None:
         count = num_entries - 1
         r = (u * count).long().clamp_(max=count - 1)

@@ -7,6 +7,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from ssl_core.rank_rand import rank_rand
+
 
 def check_flip_probability(p: float) -> float:
     """Return ``p`` if it lies in the open interval (0, 0.5), else raise ``ValueError``.
@@ -32,9 +34,16 @@ def channel_beta(p: float) -> float:
 
 
 def sample_flips(shape: torch.Size | tuple[int, ...], p: float, device: torch.device | str | None = None,
-                 generator: torch.Generator | None = None) -> Tensor:
-    """Flip signs ``m`` in {-1, +1}, i.i.d. with ``P(m = -1) = p`` (Fig. 2)."""
-    u = torch.rand(shape, device=device, generator=generator)
+                 generator: torch.Generator | None = None, blocks: int = 1) -> Tensor:
+    """Flip signs ``m`` in {-1, +1}, i.i.d. with ``P(m = -1) = p`` (Fig. 2).
+
+    Without a ``generator`` the draw is :func:`ssl_core.rank_rand.rank_rand` over
+    ``blocks`` blocks of rows (the views), so DDP flips what one process would.
+    """
+    if generator is not None:
+        u = torch.rand(shape, device=device, generator=generator)
+    else:
+        u = rank_rand(shape, blocks=blocks, device=device)
     return torch.where(u < p, -1.0, 1.0)
 
 
@@ -48,14 +57,15 @@ class NoisyChannel(nn.Module):
         p: flip probability, in (0, 0.5).
     """
 
-    def __init__(self, p: float = 0.1):
+    def __init__(self, p: float = 0.1, blocks: int = 2):
         super().__init__()
+        self.blocks = blocks  # the codes arrive as `blocks` stacked views
         self.p = check_flip_probability(p)
         self.beta = channel_beta(p)
 
     def sample(self, shape: torch.Size | tuple[int, ...], device: torch.device | str | None = None) -> Tensor:
         """One draw of the flip signs ``m`` (tests replace this method to fix the flips)."""
-        return sample_flips(shape, self.p, device)
+        return sample_flips(shape, self.p, device, blocks=self.blocks)
 
     def forward(self, z: Tensor) -> tuple[Tensor, Tensor]:
         """Return ``(z~, m)``: the received relaxed code and the flips applied."""
