@@ -25,6 +25,8 @@ from ssl_core.registry import CONTEXT_PARAMS, Registry
 
 Path_ = tuple  # a dotted key as a tuple of str / int parts
 
+MAX_WORKERS = 64
+
 
 @dataclass(frozen=True)
 class Field:
@@ -289,10 +291,40 @@ def validate(data: Any, config: Config, registry: Registry) -> dict:
     validator.params("objective", values["objective"]["name"], values["objective"]["params"], ("objective", "params"))
     if values["output"] is None:
         values["output"] = str(Path("runs") / values["name"])
-    for key in ("epochs", "batch_size"):
-        if values["train"][key] < 1:
-            raise config.error(("train", key), f"must be >= 1, got {values['train'][key]}")
+    check_ranges(values, config)
     return values
+
+
+RANGES: dict[tuple, tuple[float, float]] = {
+    ("seed",): (0, 2**63 - 1),
+    ("data", "num_workers"): (0, MAX_WORKERS),
+    ("eval_options", "num_workers"): (0, MAX_WORKERS),
+    ("eval_options", "batch_size"): (1, 2**20),
+    ("train", "epochs"): (1, 10**7),
+    ("train", "batch_size"): (1, 2**20),
+    ("train", "max_steps"): (-1, 10**12),
+    ("train", "num_nodes"): (1, 10**4),
+    ("train", "checkpoint_every_n_steps"): (0, 10**12),
+    ("train", "log_every_n_steps"): (1, 10**12),
+    ("train", "optimizer", "lr"): (0, 10**6),
+    ("train", "optimizer", "weight_decay"): (0, 10**3),
+    ("train", "schedule", "warmup_epochs"): (0, 10**7),
+}
+"""Inclusive bounds of numeric keys: a typo such as 1e30 workers is an error, not a fork storm."""
+
+
+def check_ranges(values: dict, config: Config) -> None:
+    import math
+
+    for path, (low, high) in RANGES.items():
+        value = values
+        for part in path:
+            value = value[part]
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and low <= value <= high):
+            raise config.error(path, f"must lie in [{low}, {high}], got {value!r:.40}")
+    devices = values["train"]["devices"]
+    if isinstance(devices, int) and not 1 <= devices <= 4096 and devices != -1:
+        raise config.error(("train", "devices"), f"must be a count in [1, 4096], -1 (all) or a string such as 'auto', got {devices}")
 
 
 def load_config(path: str | Path, overrides: list[str] = (), registry: Registry | None = None) -> Config:

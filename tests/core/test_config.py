@@ -119,3 +119,18 @@ def test_override_errors_name_the_override(tmp_path, registry):
     assert "command-line override 'train.epoch=5'" in str(err.value) and "valid choices: epochs" in str(err.value)
     with pytest.raises(ConfigError, match="must look like key=value"):
         load_config(tiny_pipeline(tmp_path), ["train.epochs"], registry=registry)
+
+
+@pytest.mark.parametrize("override, key", [
+    ("data.num_workers=1000000000000000000000000000000", "data.num_workers"),
+    ("train.epochs=1e400", "train.epochs"),
+    ("train.epochs=0", "train.epochs"),
+    ("train.optimizer.lr=.nan", "train.optimizer.lr"),
+    ("train.optimizer.lr=-1.0", "train.optimizer.lr"),
+    ("train.devices=-5", "train.devices"),
+    ("eval_options.batch_size=0", "eval_options.batch_size"),
+])
+def test_numbers_out_of_range_are_refused(tmp_path, registry, override, key):
+    with pytest.raises(ConfigError) as err:
+        load_config(tiny_pipeline(tmp_path), [override], registry=registry)
+    assert f"'{key}'" in str(err.value) and f"override '{override}'" in str(err.value)
