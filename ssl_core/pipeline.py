@@ -61,6 +61,8 @@ def build_pipeline(config: Config, registry: Registry, world_size: int = 1) -> P
     objective_cfg = values["objective"]
     objective = build(config, registry, "objective", objective_cfg["name"], objective_cfg["params"], ("objective", "params"),
                       encoder=encoder, source=source, selector=selector, num_examples=len(train_data))
+    # The trained backbone is the objective's: CMC, for one, trains two channel-split copies of the one given.
+    encoder = getattr(objective, "encoder", None) or encoder
     return Pipeline(config, registry, train_data, views, encoder, objective, in_channels, steps_per_epoch)
 
 
