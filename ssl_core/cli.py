@@ -21,6 +21,8 @@ def _cmd_run(args) -> int:
     registry = ssl_core.registry()
     config = load_config(args.pipeline, args.overrides, registry)
     run_dir = train(config, registry, resume=args.resume)
+    if run_dir is None:  # a non-zero DDP rank: rank 0 evaluates
+        return 0
     if not (run_dir / MODEL_FILE).exists():
         print(f"[ssl-core] training stopped early; continue with: ssl-core run {args.pipeline} "
               f"{' '.join(args.overrides)} --resume".replace("  ", " "))
@@ -57,6 +59,32 @@ def _cmd_export(args) -> int:
     path = export(args.run_dir, args.format, args.out)
     print(f"[ssl-core] wrote the {args.format} backbone to {path}")
     return 0
+
+
+def _cmd_sweep(args) -> int:
+    from ssl_core.sweep import SweepInterrupted, sweep, to_markdown
+
+    try:
+        summary = sweep(args.pipeline, args.param, args.values, args.overrides, out=args.out, resume=args.resume)
+    except SweepInterrupted as exc:
+        print(f"[ssl-core] {exc}")
+        return 1
+    print(to_markdown(summary))
+    print(f"[ssl-core] written: {summary['out']}/sweep.md, sweep.csv, sweep.png")
+    return 0
+
+
+class _IntermixedParser(argparse.ArgumentParser):
+    """Options and positional key=value overrides in any order (``--values 0.1,0.4 train.epochs=5 --resume``)."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        if getattr(self, "_intermixing", False):
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
 
 
 def _cmd_plugins(args) -> int:
@@ -111,6 +139,18 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--format", choices=["torchvision", "detectron2"], default="torchvision")
     exp.add_argument("--out", default=None, help="output file (default: in the run folder)")
     exp.set_defaults(func=_cmd_export)
+    sw = sub.add_parser("sweep", help="train and evaluate a pipeline once per value of one key; table and plot",
+                        description="Train and evaluate PIPELINE.yaml once per value of --param, each in its own run "
+                                    "folder <out>/<key>=<value>; values already finished are not trained again. "
+                                    "Writes sweep.md, sweep.csv and sweep.png (every metric against the value).")
+    sw.__class__ = _IntermixedParser  # overrides may come after the options, as for `run`
+    sw.add_argument("pipeline", help="the pipeline file (YAML)")
+    sw.add_argument("overrides", nargs="*", help="key=value overrides applied to every run, e.g. train.epochs=5")
+    sw.add_argument("--param", required=True, help="the dotted key to sweep, e.g. objective.params.p")
+    sw.add_argument("--values", required=True, help="comma-separated YAML values, e.g. 0.05,0.1,0.2,0.3,0.4")
+    sw.add_argument("--out", default=None, help="the sweep's folder (default: the pipeline's output)")
+    sw.add_argument("--resume", action="store_true", help="continue interrupted runs from their last checkpoint")
+    sw.set_defaults(func=_cmd_sweep)
     plugins = sub.add_parser("plugins", help="list every component by kind, with its plugin and params")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
     plugins.set_defaults(func=_cmd_plugins)
@@ -128,6 +168,12 @@ def main(argv: list[str] | None = None) -> int:
     except (SslCoreError, FileNotFoundError, ValueError) as exc:
         print(f"ssl-core: error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        # Data errors raised by plugins (a corrupt image or audio file) name the file: show them plainly.
+        if type(exc).__name__ in ("CorruptImageError", "AudioReadError"):
+            print(f"ssl-core: error: {exc}", file=sys.stderr)
+            return 2
+        raise
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ factory's signature), all before anything is built or trained.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -145,13 +146,16 @@ class Config:
 
 
 def _key_lines(node: yaml.Node, path: Path_, lines: dict, seen: set) -> None:
-    """Record the 1-based line of every key; refuse aliases (shared nodes)."""
+    """Record the 1-based line of every key; refuse aliases (shared nodes) and duplicate keys."""
     if id(node) in seen and isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
-        raise ConfigError(f"line {node.start_mark.line + 1}: anchors and aliases are not allowed in pipeline files; write the values out")
+        raise ConfigError(f"{node.start_mark.line + 1}: anchors and aliases are not allowed in pipeline files; write the values out")
     seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             child = path + (key_node.value,)
+            if child in lines:  # yaml.safe_load would silently keep the last value
+                raise ConfigError(f"{key_node.start_mark.line + 1}: duplicate key '{'.'.join(map(str, child))}' "
+                                  f"(first at line {lines[child]}); write each key once")
             lines[child] = key_node.start_mark.line + 1
             _key_lines(value_node, child, lines, seen)
     elif isinstance(node, yaml.SequenceNode):
@@ -160,12 +164,19 @@ def _key_lines(node: yaml.Node, path: Path_, lines: dict, seen: set) -> None:
             _key_lines(item, path + (i,), lines, seen)
 
 
+MAX_DEPTH = 64
+
+
 def parse_yaml(text: str, source: str) -> tuple[Any, dict]:
     """Safe-load ``text`` and return it with the line of every key."""
     try:
+        depth = 0
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent):
                 raise ConfigError(f"{source}:{event.start_mark.line + 1}: anchors and aliases are not allowed in pipeline files; write the values out")
+            depth += isinstance(event, yaml.CollectionStartEvent) - isinstance(event, yaml.CollectionEndEvent)
+            if depth > MAX_DEPTH:  # deeper would take PyYAML seconds to minutes, then overflow Python's stack
+                raise ConfigError(f"{source}:{event.start_mark.line + 1}: lists or mappings nested more than {MAX_DEPTH} deep")
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -174,7 +185,10 @@ def parse_yaml(text: str, source: str) -> tuple[Any, dict]:
         raise ConfigError(f"{source}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
     lines: dict = {}
     if root is not None:
-        _key_lines(root, (), lines, set())
+        try:
+            _key_lines(root, (), lines, set())
+        except ConfigError as exc:
+            raise ConfigError(f"{source}:{exc}") from None
     return data, lines
 
 
@@ -243,7 +257,8 @@ class _Validator:
             if hasattr(spec.type, "__args__") and getattr(spec.type, "__origin__", None) is Literal:
                 choices = nearest_first(str(value), [str(a) for a in spec.type.__args__])
             expected = " or ".join(describe_type(t) for t in types)
-            raise self.config.error(path, f"must be {expected}, got {value!r:.60} ({type(value).__name__})", choices)
+            raise self.config.error(path, f"must be {expected}, got {value!r:.60} ({type(value).__name__})"
+                                    + (_numeric_text_hint(value) if float in types else ""), choices)
         if spec.kind is not None:
             self.known_name(spec.kind, value, path)
         return value
@@ -283,8 +298,34 @@ class _Validator:
             raise self.config.error(path + (exc.key,) if exc.key else path, f"{kind} '{name}': {exc.message}", exc.choices) from None
 
 
+def _numeric_text_hint(value: Any) -> str:
+    """For a float YAML read as text: YAML 1.1 wants a dot and a signed exponent (``1e-3`` is a string)."""
+    if not isinstance(value, str) or "e" not in value.lower():
+        return ""
+    try:
+        number = float(value)
+    except ValueError:
+        return ""
+    return f"; YAML reads {value!r} as text: write {number:.1e}" if math.isfinite(number) else ""
+
+
+def _check_numbers(node: Any, path: Path_, config: Config) -> None:
+    """Every number of the pipeline, component parameters included, is finite and fits in 64 bits."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _check_numbers(value, path + (key,), config)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _check_numbers(value, path + (i,), config)
+    elif isinstance(node, float) and not math.isfinite(node):
+        raise config.error(path, f"must be a finite number, got {node}")
+    elif isinstance(node, int) and not isinstance(node, bool) and not -(2**63) <= node < 2**63:
+        raise config.error(path, f"{node:.3g} is out of range (numbers must fit in 64 bits)")
+
+
 def validate(data: Any, config: Config, registry: Registry) -> dict:
     """Check ``data`` against ``SCHEMA``, the component names and their params; fill defaults."""
+    _check_numbers(data, (), config)
     validator = _Validator(config, registry)
     values = validator.section(data, SCHEMA, ())
     validator.params("dataset", values["data"]["dataset"], values["data"]["params"], ("data", "params"))
@@ -296,7 +337,7 @@ def validate(data: Any, config: Config, registry: Registry) -> dict:
 
 
 RANGES: dict[tuple, tuple[float, float]] = {
-    ("seed",): (0, 2**63 - 1),
+    ("seed",): (0, 2**32 - 1),  # what numpy (and Lightning's seed_everything) accept
     ("data", "num_workers"): (0, MAX_WORKERS),
     ("eval_options", "num_workers"): (0, MAX_WORKERS),
     ("eval_options", "batch_size"): (1, 2**20),

@@ -100,5 +100,22 @@ class EvalContext:
         key = (split, layer, dataset, repr(sorted((params or {}).items())), id(views))
         if key not in self._cache:
             data = self.split(split, "eval", dataset, params, views)
-            self._cache[key] = encode(self.encoder, self.loader(data), layer, self.objective, self.device)
+            feats, labels = encode(self.encoder, self.loader(data), layer, self.objective, self.device)
+            check_labels(labels, data.num_classes, f"dataset '{dataset or self.dataset}' ({split} split)")
+            self._cache[key] = feats, labels
         return self._cache[key]
+
+
+def check_labels(labels: Tensor, num_classes: int | None, what: str) -> None:
+    """Class-index labels must lie in ``[0, num_classes)``: evaluators size their outputs by it.
+
+    Raises:
+        ValueError: naming the dataset, the first offending item and its label.
+    """
+    if num_classes is None or labels.dim() != 1 or len(labels) == 0:
+        return  # multi-hot label vectors (retrieval) or no declared class count
+    bad = ((labels < 0) | (labels >= num_classes)).nonzero().flatten()
+    if len(bad):
+        i = int(bad[0])
+        raise ValueError(f"{what}: item {i} has label {labels[i].item()}, outside [0, {num_classes}) (num_classes = "
+                         f"{num_classes}); {len(bad)} item(s) in all. Fix the dataset's labels or its num_classes.")

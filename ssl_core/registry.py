@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable
 import pluggy
 
 from ssl_core import hookspecs
-from ssl_core.errors import ParamError, PluginError, UnknownComponentError
+from ssl_core.errors import ParamError, PluginError, SslCoreError, UnknownComponentError
 from ssl_core.params import Param, factory_params, nearest_first, validate_params
 
 ENTRY_POINT_GROUP = "ssl_core"
@@ -100,6 +100,11 @@ class Registry:
             )
             return
         for name, factory in provided.items():
+            try:  # its parameters are read from its signature: validation, listing, building
+                inspect.signature(factory)
+            except (TypeError, ValueError) as exc:
+                self.load_errors.append(LoadError(label, f"its {kind} '{name}' has no readable signature ({exc}); it was ignored"))
+                continue
             existing = self._components[kind].get(name)
             if existing is not None:
                 raise PluginError(
@@ -140,7 +145,9 @@ class Registry:
         Context values (``encoder``, ``in_channels`` ...) are passed only when the
         factory takes them. A ``ValueError`` raised by the factory (a value out
         of range) becomes a :class:`ParamError` naming the parameter when the
-        message starts with it.
+        message starts with it; the errors of a faulty factory (``TypeError``,
+        ``ImportError`` ...) or a factory that returns ``None`` become a
+        :class:`PluginError` naming the component and its plugin.
         """
         component = self.get(kind, name)
         params = dict(params or {})
@@ -149,12 +156,21 @@ class Registry:
         takes_all = any(p.kind is p.VAR_KEYWORD for p in signature.values())
         extra = {k: v for k, v in context.items() if takes_all or k in signature}
         try:
-            return component.factory(**params, **extra)
+            built = component.factory(**params, **extra)
         except ParamError:
             raise
         except ValueError as exc:
             key = next((k for k in params if str(exc).startswith(k)), "")
             raise ParamError(key, f"{kind} '{name}': {exc}") from exc
+        except SslCoreError:
+            raise
+        except (TypeError, AttributeError, KeyError, IndexError, NameError, ImportError, NotImplementedError) as exc:
+            raise PluginError(f"the {kind} '{name}' of the plugin '{component.plugin}' failed to build: "
+                              f"{type(exc).__name__}: {exc} (a fault of the plugin or a missing dependency of it, "
+                              f"not of the pipeline file)") from exc
+        if built is None:
+            raise PluginError(f"the {kind} '{name}' of the plugin '{component.plugin}' built nothing: its factory returned None")
+        return built
 
 
 def _load_builtins(pm: pluggy.PluginManager, errors: list[LoadError]) -> None:
@@ -211,6 +227,8 @@ def make_registry(plugins: Iterable[Any] = (), autoload: bool | None = None, war
             pm.register(plugin)
         except Exception as exc:
             errors.append(LoadError(repr(plugin), f"could not be registered: {exc}"))
+            continue
+        labels[id(plugin)] = getattr(plugin, "__name__", None) or type(plugin).__name__  # not pluggy's id number
     registry = Registry(pm, labels, errors)
     if warn:
         for error in registry.load_errors:

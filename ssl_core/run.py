@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from ssl_core.checkpoint_io import atomic_torch_save
+from ssl_core.checkpoint_io import atomic_torch_save, atomic_write_text
 from ssl_core.config import Config
 from ssl_core.epoch_sampler import EpochSampler, ResumableLoader
 from ssl_core.errors import ConfigError
@@ -25,9 +25,10 @@ def run_dir_of(config: Config) -> Path:
     return Path(config.values["output"])
 
 
-def train(config: Config, registry: Registry, resume: bool = False, callbacks: list | None = None) -> Path:
+def train(config: Config, registry: Registry, resume: bool = False, callbacks: list | None = None) -> Path | None:
     """Train ``config`` into its run folder and save the final weights as ``model.pt``.
 
+    Returns the run folder (``None`` on the non-zero ranks of a DDP run).
     With ``resume`` the run continues from ``checkpoints/last.ckpt``: weights,
     optimizer, sampler state (bank, queue), selector step, data position and
     RNG states, so it ends exactly as an uninterrupted run would.
@@ -50,7 +51,10 @@ def train(config: Config, registry: Registry, resume: bool = False, callbacks: l
         raise ConfigError(f"the run folder {run_dir} already holds a run; add --resume to continue it, "
                           f"or choose another folder with output=runs/<new name>")
     run_dir.mkdir(parents=True, exist_ok=True)
-    saved.write_text(resolved)
+    # Written atomically: a run killed while writing it must still resume (the next --resume compares it).
+    atomic_write_text(saved, resolved)
+    for stale in checkpoint.parent.glob(f".{checkpoint.name}.tmp*"):  # left by a run killed mid-write; never loaded
+        stale.unlink(missing_ok=True)
 
     pipeline = build_pipeline(config, registry)
     train_cfg = config.values["train"]
@@ -63,6 +67,8 @@ def train(config: Config, registry: Registry, resume: bool = False, callbacks: l
     trainer.fit(module, loader, ckpt_path=str(checkpoint) if resume else None)
     if trainer.interrupted:
         return run_dir
+    if trainer.global_rank != 0:  # under DDP the other processes end here; rank 0 saves and evaluates
+        return None
     atomic_torch_save(pipeline.objective.state_dict(), run_dir / MODEL_FILE)
     summary = {"global_steps": trainer.global_step, "epochs": trainer.current_epoch,
                "seconds_this_session": round(time.time() - started, 2),

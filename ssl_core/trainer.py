@@ -20,7 +20,15 @@ LAST_CHECKPOINT = "last.ckpt"
 
 
 class DivergenceError(SslCoreError):
-    """The loss became NaN or infinite."""
+    """The loss, or the weights, became NaN or infinite."""
+
+
+def _non_finite(module: torch.nn.Module) -> str | None:
+    """The name of the first floating parameter or buffer (bank, queue) holding a NaN or an infinity."""
+    for name, tensor in [*module.named_parameters(), *module.named_buffers()]:
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            return name
+    return None
 
 
 class SSLModule(pl.LightningModule):
@@ -39,10 +47,22 @@ class SSLModule(pl.LightningModule):
         self.sampler = sampler
         self.checkpoint_dir = checkpoint_dir
         self._pending_rng: dict | None = None
+        self.checkpoint_step: int | None = None  # global step of the last checkpoint written or loaded
+
+    def last_good_checkpoint(self) -> str:
+        """Where the run can resume from, for a :class:`DivergenceError`."""
+        last = self.checkpoint_dir / LAST_CHECKPOINT if self.checkpoint_dir else None
+        if last is None or not last.exists():
+            return "no checkpoint was written yet"
+        step = "" if self.checkpoint_step is None else f" (step {self.checkpoint_step})"
+        return f"the last good checkpoint, {last}{step}, is intact"
 
     def setup(self, stage: str) -> None:
-        """Under DDP each process reads its own slice of every global batch."""
+        """Under DDP each process reads its own slice of every global batch (fewer steps per epoch)."""
         self.sampler.rank, self.sampler.world_size = self.global_rank, self.trainer.world_size
+        selector = getattr(self.objective, "selector", None)
+        if selector is not None and hasattr(selector, "steps_per_epoch"):
+            selector.steps_per_epoch = self.sampler.batches_per_epoch
 
     def configure_optimizers(self):
         return build_optimizer(self.objective.parameters(), self.train_cfg["optimizer"])
@@ -66,10 +86,8 @@ class SSLModule(pl.LightningModule):
         lr = self._set_lr()
         loss, metrics = self.objective.step(list(views), index)
         if not torch.isfinite(loss):
-            last = self.checkpoint_dir / LAST_CHECKPOINT if self.checkpoint_dir else None
-            where = f"the last good checkpoint, {last}, is intact" if last and last.exists() else "no checkpoint was written yet"
             raise DivergenceError(f"the loss became {loss.item()} at step {self.global_step} (epoch {self.current_epoch}); "
-                                  f"{where}. Lower train.optimizer.lr or check the data.")
+                                  f"{self.last_good_checkpoint()}. Lower train.optimizer.lr or check the data.")
         self.log("loss", loss, prog_bar=True, on_step=True, on_epoch=False)
         self.log("lr", lr, on_step=True, on_epoch=False)
         for key, value in metrics.items():
@@ -83,13 +101,20 @@ class SSLModule(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["rng_states"] = seeded_rng.capture()
+        self.checkpoint_step = checkpoint["global_step"]
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self._pending_rng = checkpoint.get("rng_states")
+        self.checkpoint_step = checkpoint["global_step"]
 
 
 class LastCheckpoint(Callback):
-    """Writes ``last.ckpt`` every ``every_n_steps`` steps (if > 0) and at the end of every epoch."""
+    """Writes ``last.ckpt`` every ``every_n_steps`` steps (if > 0) and at the end of every epoch.
+
+    Non-finite weights (a NaN gradient can leave the loss finite) are never
+    written: the run stops with a :class:`DivergenceError` and the previous
+    checkpoint stays the last good one.
+    """
 
     def __init__(self, directory: Path, every_n_steps: int = 0):
         self.path = Path(directory) / LAST_CHECKPOINT
@@ -97,9 +122,21 @@ class LastCheckpoint(Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         if self.every_n_steps > 0 and trainer.global_step % self.every_n_steps == 0:
-            trainer.save_checkpoint(self.path, weights_only=False)
+            # Lightning writes this step's CSV row only after this hook: write it (and flush) first, so that a
+            # run killed just after the checkpoint lacks no row of a step the checkpoint covers (Lightning then
+            # writes the same row again; readers keep one value per step).
+            trainer._logger_connector.update_train_step_metrics()
+            self._save(trainer, pl_module)
 
     def on_train_epoch_end(self, trainer, pl_module):
+        self._save(trainer, pl_module)
+
+    def _save(self, trainer, pl_module) -> None:
+        bad = _non_finite(pl_module)
+        if bad is not None:
+            raise DivergenceError(f"the weights became non-finite ({bad}) at step {trainer.global_step - 1} "
+                                  f"(epoch {trainer.current_epoch}), the loss still finite; "
+                                  f"{pl_module.last_good_checkpoint()}. Lower train.optimizer.lr or check the data.")
         trainer.save_checkpoint(self.path, weights_only=False)
 
 

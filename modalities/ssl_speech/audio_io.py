@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import soundfile
 import torch
 import torchaudio.functional as AF
@@ -38,8 +39,9 @@ def load_audio(path: str | os.PathLike, sample_rate: int) -> torch.Tensor:
         A 1-D float32 tensor of samples in [-1, 1].
 
     Raises:
-        AudioReadError: the file is missing, unreadable, corrupt or empty
-            (the message names the path).
+        AudioReadError: the file is missing, unreadable, corrupt, empty or
+            holds NaN or infinite samples (the message names the path). A
+            WAV file cut short is read up to where it ends (libsndfile).
     """
     path = Path(path)
     try:
@@ -48,6 +50,8 @@ def load_audio(path: str | os.PathLike, sample_rate: int) -> torch.Tensor:
         raise AudioReadError(path, f"{type(exc).__name__}: {exc}") from exc
     if data.shape[0] == 0:
         raise AudioReadError(path, "the file holds no samples")
+    if not np.isfinite(data).all():  # float files can hold them; they would poison every feature and the loss
+        raise AudioReadError(path, f"the file holds {int((~np.isfinite(data)).sum())} NaN or infinite samples")
     wave = torch.from_numpy(data).mean(dim=1)
     if file_rate != sample_rate:
         wave = AF.resample(wave, int(file_rate), int(sample_rate))

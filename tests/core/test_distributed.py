@@ -25,3 +25,26 @@ def test_two_processes_equal_one_with_the_whole_batch(tmp_path):
             assert torch.allclose(grad, distributed[name]["grads"][key], atol=1e-6), (name, key)
         for key, buffer in single["buffers"].items():  # bank, queue and its pointer, ring step
             assert torch.allclose(buffer.double(), distributed[name]["buffers"][key].double(), atol=1e-6), (name, key)
+
+
+def test_cli_run_with_lightning_ddp_on_two_cpu_processes(tmp_path):
+    """IRing through `ssl-core run` with strategy ddp: both processes train, rank 0 saves and evaluates."""
+    import json
+    import subprocess
+    import sys
+
+    from pipeline_helpers import tiny_pipeline
+
+    path = tiny_pipeline(tmp_path, epochs=1, test_fraction=0.6, extra="evaluate: [knn]\n")
+    path.write_text(path.read_text().replace(
+        "  name: simclr\n  params: {out_dim: 16, hidden_dim: 16}",
+        "  name: ir\n  params: {out_dim: 16}\n  negatives: {source: {name: memory_bank, params: {k: 64}}, select: ring}"))
+    command = [sys.executable, "-m", "ssl_core.cli", "run", str(path), "train.strategy=ddp", "train.devices=2",
+               "train.accelerator=cpu", "train.batch_size=32"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = tmp_path / "run"
+    assert json.loads((run / "training.json").read_text())["global_steps"] == 719 // 64  # global batch 2 x 32
+    results = json.loads((run / "results.json").read_text())
+    assert results["pipeline"]["train"]["strategy"] == "ddp" and results["evaluations"][0]["evaluator"] == "knn"
+    assert done.stdout.count("| knn | top1 |") == 1  # only rank 0 evaluated
