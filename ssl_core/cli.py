@@ -119,7 +119,7 @@ def _cmd_plugins(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ssl-core", description="Self-supervised representation learning on images "
                                      "and speech: train a YAML pipeline, evaluate it, list the plugins.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_IntermixedParser)
     run = sub.add_parser("run", help="train a pipeline, then run its evaluators",
                          description="Train PIPELINE.yaml into its run folder, then evaluate it. "
                                      "Overrides: dotted key=value pairs, e.g. train.epochs=5 output=runs/try.")
@@ -143,7 +143,6 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Train and evaluate PIPELINE.yaml once per value of --param, each in its own run "
                                     "folder <out>/<key>=<value>; values already finished are not trained again. "
                                     "Writes sweep.md, sweep.csv and sweep.png (every metric against the value).")
-    sw.__class__ = _IntermixedParser  # overrides may come after the options, as for `run`
     sw.add_argument("pipeline", help="the pipeline file (YAML)")
     sw.add_argument("overrides", nargs="*", help="key=value overrides applied to every run, e.g. train.epochs=5")
     sw.add_argument("--param", required=True, help="the dotted key to sweep, e.g. objective.params.p")

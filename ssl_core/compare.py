@@ -12,8 +12,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-OUTCOME_KEYS = {"chosen_lr", "val_top1_by_lr", "per_task", "feature_dim", "skipped"}
-"""Protocol entries that are outcomes of a run (or depend on its encoder), not part of the protocol."""
+OUTCOME_KEYS = {"chosen_lr", "val_top1_by_lr", "per_task", "feature_dim", "skipped", "pr_curve_json", "pr_curve_png"}
+"""Protocol entries that are outcomes of a run (or depend on its encoder, or are its own files), not part of the protocol."""
 
 
 def load_results(run_dir: Path) -> dict:

@@ -41,7 +41,6 @@ from ssl_core.registry import Registry
 from ssl_core.run import MODEL_FILE, PIPELINE_FILE, train
 from ssl_core.trainer import LAST_CHECKPOINT
 
-SUMMARY_FILES = ("sweep.md", "sweep.csv", "sweep.png")
 PRETRAINED = "pretrained"
 
 
@@ -152,6 +151,8 @@ def sweep(pipeline: str | Path, param: str, values: list[str] | str, overrides: 
 
     registry = registry or default_registry()
     texts = split_values(values) if isinstance(values, str) else [str(v) for v in values]
+    if not texts or len(set(texts)) != len(texts):
+        raise ConfigError(f"--values: give distinct values, got {texts}")
     out_dir, points = plan(pipeline, param, texts, overrides, out, registry)
     interrupted = [p for p in points if p.state == "interrupted"]
     if interrupted and not resume:

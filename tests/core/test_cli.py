@@ -55,3 +55,9 @@ def test_help_and_errors(tmp_path, capsys):
     assert "valid choices: epochs" in capsys.readouterr().err
     assert main(["eval", str(tmp_path / "nothing")]) == 2
     assert "no trained model" in capsys.readouterr().err
+
+
+def test_overrides_may_follow_resume(tmp_path, capsys):
+    path = tiny_pipeline(tmp_path)
+    assert main(["run", str(path), "--resume", "train.epochz=1"]) == 2  # parsed as an override, then refused by name
+    assert "valid choices: epochs" in capsys.readouterr().err

@@ -20,6 +20,8 @@ def fake_run(root, name, probe_epochs, top1, lr=0.1):
             {"evaluator": "linear_probe", "encoder": "pretrained", "metrics": {"top1": top1},
              "protocol": {"layer": "pooled", "epochs": probe_epochs, "chosen_lr": lr}},
             {"evaluator": "knn", "encoder": "pretrained", "metrics": {"top1": top1 - 0.1}, "protocol": {"k": 20}},
+            {"evaluator": "hash_retrieval", "encoder": "pretrained", "metrics": {"map_at_all": top1 / 2},
+             "protocol": {"protocol": "splits", "pr_curve_png": str(run / "hash_retrieval_pr.png")}},
         ],
     }
     (run / "results.json").write_text(json.dumps(results))
@@ -29,7 +31,7 @@ def fake_run(root, name, probe_epochs, top1, lr=0.1):
 def test_matching_protocols_are_not_flagged(tmp_path):
     a, b = fake_run(tmp_path, "a", 100, 0.9, lr=0.1), fake_run(tmp_path, "b", 100, 0.8, lr=1.0)
     comparison = compare([a, b])
-    assert comparison["mismatches"] == {}  # the chosen lr is an outcome, not the protocol
+    assert comparison["mismatches"] == {}  # the chosen lr and each run's own files are not the protocol
     assert comparison["table"][("linear_probe", "top1", "pretrained")] == {"a": 0.9, "b": 0.8}
 
 

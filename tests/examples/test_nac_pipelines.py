@@ -22,7 +22,7 @@ from ssl_core.run import train
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINES = ROOT / "examples" / "pipelines"
 COMMON = ["train.max_steps=1", "train.epochs=1", "train.progress_bar=false", "train.accelerator=cpu", "evaluate=[]",
-          "eval_options.random_init_baseline=false", "data.num_workers=0"]
+          "eval_options.random_init_baseline=false", "data.num_workers=0", "train.log_every_n_steps=1"]
 
 # name -> (needs the shared CIFAR-10 JPEGs, overrides for a tiny step)
 TINY = {
