@@ -167,12 +167,6 @@ def main(argv: list[str] | None = None) -> int:
     except (SslCoreError, FileNotFoundError, ValueError) as exc:
         print(f"ssl-core: error: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:
-        # Data errors raised by plugins (a corrupt image or audio file) name the file: show them plainly.
-        if type(exc).__name__ in ("CorruptImageError", "AudioReadError"):
-            print(f"ssl-core: error: {exc}", file=sys.stderr)
-            return 2
-        raise
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,7 +94,5 @@ def build_negatives(config: Config, registry: Registry, num_examples: int, steps
 
 
 def _default(factory, name: str, fallback: Any) -> Any:
-    import inspect
-
     param = inspect.signature(factory).parameters.get(name)
     return fallback if param is None or param.default is inspect.Parameter.empty else param.default

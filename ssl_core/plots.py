@@ -13,8 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 def metric_files(run_dir: Path) -> list[Path]:
     """The run's CSV logs, one per training session (``logs/part0``, ``part1`` after a resume ...)."""
-    parts = sorted((run_dir / "logs").glob("part*/metrics.csv"), key=lambda p: int(p.parent.name[4:]))
-    return parts
+    return sorted((run_dir / "logs").glob("part*/metrics.csv"), key=lambda p: int(p.parent.name[4:]))
 
 
 def read_metrics(run_dir: Path) -> dict[str, list[tuple[int, float]]]:

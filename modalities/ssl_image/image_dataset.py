@@ -8,8 +8,10 @@ from typing import Sequence
 from PIL import Image
 from torch.utils.data import Dataset
 
+from ssl_core.errors import SslCoreError
 
-class CorruptImageError(OSError):
+
+class CorruptImageError(SslCoreError, OSError):
     """An image file that cannot be decoded (truncated, not an image); the message names its path."""
 
 

@@ -16,8 +16,10 @@ import soundfile
 import torch
 import torchaudio.functional as AF
 
+from ssl_core.errors import SslCoreError
 
-class AudioReadError(RuntimeError):
+
+class AudioReadError(SslCoreError, RuntimeError):
     """An audio file that could not be decoded; the message names the file."""
 
     def __init__(self, path: str | os.PathLike, reason: str):

@@ -61,3 +61,24 @@ def test_overrides_may_follow_resume(tmp_path, capsys):
     path = tiny_pipeline(tmp_path)
     assert main(["run", str(path), "--resume", "train.epochz=1"]) == 2  # parsed as an override, then refused by name
     assert "valid choices: epochs" in capsys.readouterr().err
+
+
+def test_a_corrupt_image_is_a_plain_error_naming_the_file(tmp_path, capsys):
+    from PIL import Image
+
+    for split in ("train", "test"):
+        for label in ("a", "b"):
+            folder = tmp_path / "tree" / split / label
+            folder.mkdir(parents=True)
+            for i in range(2):
+                Image.new("RGB", (8, 8), (i * 90, 20, 40)).save(folder / f"{i}.png")
+    bad = tmp_path / "tree" / "train" / "a" / "0.png"
+    bad.write_bytes(b"not an image")
+    path = tiny_pipeline(tmp_path)
+    path.write_text(path.read_text()
+                    .replace("data: {dataset: digits, params: {test_fraction: 0.2}}",
+                             f"data: {{dataset: image_folder, params: {{root: {tmp_path / 'tree'}}}}}")
+                    .replace("views: digits", "views: {name: image, params: {size: 8}}"))
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ssl-core: error:") and str(bad) in err and "Traceback" not in err

@@ -181,8 +181,6 @@ dist.destroy_process_group()
 """
 
 
-@pytest.mark.skipif(os.environ.get("SSL_CORE_DDP_TESTS") != "1",
-                    reason="starts two processes (about 10 s); set SSL_CORE_DDP_TESTS=1 to run")
 def test_distributed_shuffle_and_enqueue_gather_every_rank(tmp_path):
     """Two gloo processes: keys gathered into one identical queue, distributed batch shuffle undone."""
     store = tmp_path / "store"
