@@ -1,0 +1,191 @@
+"""Quality at CPU scale: the papers' comparisons, shrunk, over several seeds.
+
+Each suite is a list of example pipelines run as they are (``ssl-core run``
+with only ``seed`` and ``output`` overridden), so anyone can reproduce one
+row with the pipeline file alone. Suites:
+
+- ``ring`` (CNCE paper, Tables 1 and 2): IR vs IRing, MoCo vs MoCoRing, and
+  IRing without annealing and with l = 0 (IBall), on the CIFAR-10 JPEGs
+  (``examples/pipelines/cifar10jpg_*_cpu.yaml``); linear probe and kNN top-1.
+- ``speech`` (CNCE paper, Table 6a): IR vs IRing pretrained on LibriSpeech-mini,
+  transferred to FSDD digit / speaker and Speech Commands mini.
+- ``hashing`` (NAC paper, Table 3): NAC (p = 0.4) against SimCLR and MoCo sign
+  codes, 128 bits, CIFAR-10 retrieval protocol; mAP@all.
+
+Runs are independent subprocesses, ``--jobs`` at a time, each with
+``--threads`` torch threads; a finished run (``results.json`` present) is
+not run again, so an interrupted benchmark continues where it stopped.
+The table (mean, sample standard deviation and every seed's value; the
+random-initialised encoder of seed 0 as a reference) is printed and written
+to ``benchmarks/results/quality_<suite>.md``. No hyper-parameter was chosen
+on the test split: the pipelines keep the papers' recipes, shrunk in data,
+width and epochs.
+
+Run from the project's root: ``python benchmarks/quality.py --suite ring``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results"
+PIPELINES = ROOT / "examples" / "pipelines"
+
+SUITES = {
+    "ring": {
+        "runs": [("IR", "cifar10jpg_ir_cpu.yaml"), ("IRing", "cifar10jpg_iring_cpu.yaml"),
+                 ("MoCo", "cifar10jpg_moco_cpu.yaml"), ("MoCoRing", "cifar10jpg_mocoring_cpu.yaml"),
+                 ("IRing, no annealing", "cifar10jpg_iring_noanneal_cpu.yaml"),
+                 ("IBall (IRing with l = 0)", "cifar10jpg_iball_cpu.yaml")],
+        "metrics": ["linear_probe/top1", "knn/top1"],
+        "title": "Ring at CPU scale: IR vs IRing, MoCo vs MoCoRing and the Table 2 ablations (CIFAR-10 JPEGs)",
+    },
+    "speech": {
+        "runs": [("IR", "librispeech_mini_ir_cpu.yaml"), ("IRing", "librispeech_mini_iring_cpu.yaml")],
+        "metrics": ["transfer/*top1"],
+        "title": "Speech at CPU scale: IR vs IRing pretrained on LibriSpeech-mini, transfer top-1",
+    },
+    "hashing": {
+        "runs": [("NAC (p = 0.4)", "cifar10_nac_hashing_cpu.yaml"), ("SimCLR", "cifar10jpg_simclr_hashing_cpu.yaml"),
+                 ("MoCo", "cifar10jpg_moco_hashing_cpu.yaml")],
+        "metrics": ["hash_retrieval/map_at_all"],
+        "title": "Hashing at CPU scale: 128-bit codes, CIFAR-10 retrieval protocol (CIFAR-10 JPEGs)",
+    },
+}
+
+
+def run_one(pipeline: Path, seed: int, out: Path, threads: int, baseline: bool, log: Path) -> float:
+    """Train and evaluate one pipeline at one seed in a subprocess; its wall time in seconds (0 if done before)."""
+    if (out / "results.json").exists():
+        return 0.0
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    command = [sys.executable, "-c", f"import torch; torch.set_num_threads({threads}); "
+               "from ssl_core.cli import main; raise SystemExit(main())",
+               "run", str(pipeline), f"seed={seed}", f"output={out}"]
+    if baseline:
+        command.append("eval_options.random_init_baseline=true")
+    if out.exists():
+        command.insert(4, "--resume")
+    started = time.time()
+    with log.open("a") as handle:
+        done = subprocess.run(command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        raise RuntimeError(f"{pipeline.name} seed {seed} failed (exit {done.returncode}); see {log}")
+    return time.time() - started
+
+
+def metric_values(results: dict, patterns: list[str], encoder: str) -> dict[str, float]:
+    """``evaluator/metric`` values of one encoder matching the patterns (``*`` matches any task prefix)."""
+    values = {}
+    for record in results["evaluations"]:
+        if record["encoder"] != encoder:
+            continue
+        for metric, value in record["metrics"].items():
+            key = f"{record['evaluator']}/{metric}"
+            for pattern in patterns:
+                head, _, tail = pattern.partition("*")
+                if (key == pattern) or ("*" in pattern and key.startswith(head) and key.endswith(tail)):
+                    values[key] = float(value)
+    return values
+
+
+def cell(values: list[float]) -> str:
+    if not values:
+        return "-"
+    mean = statistics.fmean(values)
+    spread = f" ± {statistics.stdev(values):.3f}" if len(values) > 1 else ""
+    return f"{mean:.3f}{spread} ({', '.join(f'{v:.3f}' for v in values)})"
+
+
+def report(suite: str, spec: dict, seeds: list[int], out_root: Path, walls: dict, began: float, args) -> str:
+    rows, metrics = {}, []
+    reference = {}
+    for name, file in spec["runs"]:
+        for seed in seeds:
+            path = out_root / f"{Path(file).stem}_s{seed}" / "results.json"
+            if not path.exists():
+                continue
+            results = json.loads(path.read_text())
+            for key, value in metric_values(results, spec["metrics"], "pretrained").items():
+                rows.setdefault(name, {}).setdefault(key, []).append(value)
+                metrics.append(key) if key not in metrics else None
+            for key, value in metric_values(results, spec["metrics"], "random init").items():
+                reference.setdefault(key, value)
+    lines = ["| method | pipeline | " + " | ".join(metrics) + " | minutes per run (mean) |",
+             "|---|---|" + "---|" * len(metrics) + "---:|"]
+    for name, file in spec["runs"]:
+        times = [walls[(file, s)] for s in seeds if walls.get((file, s))]
+        minutes = f"{statistics.fmean(times) / 60:.1f}" if times else "-"
+        lines.append(f"| {name} | `{file}` | " + " | ".join(cell(rows.get(name, {}).get(m, [])) for m in metrics)
+                     + f" | {minutes} |")
+    if reference:
+        lines.append("| random-init encoder (seed 0) | - | "
+                     + " | ".join(f"{reference[m]:.3f}" if m in reference else "-" for m in metrics) + " | - |")
+    load = os.getloadavg()
+    machine = (f"{platform.platform()}; {os.cpu_count()} CPUs; Python {platform.python_version()}; "
+               f"{args.jobs} run(s) at a time, {args.threads} torch thread(s) each; 1-minute load average at the end "
+               f"{load[0]:.1f}")
+    return "\n\n".join([
+        f"# {spec['title']}",
+        f"`python benchmarks/quality.py --suite {suite} --seeds {' '.join(map(str, seeds))}`; machine: {machine}.",
+        "Cells: mean ± sample standard deviation over seeds (each seed's value in brackets). Every run is the "
+        "pipeline file as committed with only `seed` and `output` overridden; minutes are wall time per run "
+        "(training and evaluation) while other jobs shared the machine, so they are an upper bound.",
+        "\n".join(lines),
+        f"Benchmark wall time: {(time.time() - began) / 60:.0f} min.",
+    ])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", choices=list(SUITES), required=True)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--only", nargs="+", help="run only these pipeline files of the suite")
+    parser.add_argument("--jobs", type=int, default=2, help="runs at a time")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    parser.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "quality")
+    args = parser.parse_args()
+    spec = SUITES[args.suite]
+    missing = [f for _, f in spec["runs"] if not (PIPELINES / f).exists()]
+    if missing:
+        raise SystemExit(f"pipeline files missing from {PIPELINES}: {', '.join(missing)}")
+    out_root = args.runs_dir / args.suite
+    out_root.mkdir(parents=True, exist_ok=True)
+    log = out_root / "runs.log"
+    began = time.time()
+    tasks = [(file, seed) for seed in args.seeds for _, file in spec["runs"] if not args.only or file in args.only]
+    walls_path = out_root / "wall_times.json"
+    walls = {tuple(k.split("|")): v for k, v in json.loads(walls_path.read_text()).items()} if walls_path.exists() else {}
+    walls = {(f, int(s)): v for (f, s), v in walls.items()}
+
+    def work(task):
+        file, seed = task
+        out = out_root / f"{Path(file).stem}_s{seed}"
+        print(f"[quality] {file} seed {seed} ...", flush=True)
+        seconds = run_one(PIPELINES / file, seed, out, args.threads, seed == args.seeds[0], log)
+        if seconds:
+            walls[(file, seed)] = seconds
+            walls_path.write_text(json.dumps({f"{f}|{s}": v for (f, s), v in walls.items()}, indent=1))
+        print(f"[quality] {file} seed {seed}: {seconds / 60:.1f} min", flush=True)
+
+    with ThreadPoolExecutor(args.jobs) as pool:
+        for future in [pool.submit(work, t) for t in tasks]:
+            future.result()
+    text = report(args.suite, spec, args.seeds, out_root, walls, began, args)
+    print(text)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"quality_{args.suite}.md").write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
