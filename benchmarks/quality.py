@@ -7,6 +7,9 @@ row with the pipeline file alone. Suites:
 - ``ring`` (CNCE paper, Tables 1 and 2): IR vs IRing, MoCo vs MoCoRing, and
   IRing without annealing and with l = 0 (IBall), on the CIFAR-10 JPEGs
   (``examples/pipelines/cifar10jpg_*_cpu.yaml``); linear probe and kNN top-1.
+- ``ring_digits``: the same six on scikit-learn's 8x8 digits with a small CNN
+  (``examples/pipelines/digits_*.yaml``), where every method learns within a
+  minute of CPU, so that several seeds fit a CPU budget.
 - ``speech`` (CNCE paper, Table 6a): IR vs IRing pretrained on LibriSpeech-mini,
   transferred to FSDD digit / speaker and Speech Commands mini.
 - ``hashing`` (NAC paper, Table 3): NAC (p = 0.4) against SimCLR and MoCo sign
@@ -49,6 +52,14 @@ SUITES = {
                  ("IBall (IRing with l = 0)", "cifar10jpg_iball_cpu.yaml")],
         "metrics": ["linear_probe/top1", "knn/top1"],
         "title": "Ring at CPU scale: IR vs IRing, MoCo vs MoCoRing and the Table 2 ablations (CIFAR-10 JPEGs)",
+    },
+    "ring_digits": {
+        "runs": [("IR", "digits_ir.yaml"), ("IRing", "digits_iring.yaml"),
+                 ("MoCo", "digits_moco.yaml"), ("MoCoRing", "digits_mocoring.yaml"),
+                 ("IRing, no annealing", "digits_iring_noanneal.yaml"),
+                 ("IBall (IRing with l = 0)", "digits_iball.yaml")],
+        "metrics": ["linear_probe/top1", "knn/top1"],
+        "title": "Ring on 8x8 digits: IR vs IRing, MoCo vs MoCoRing and the Table 2 ablations, small CNN",
     },
     "speech": {
         "runs": [("IR", "librispeech_mini_ir_cpu.yaml"), ("IRing", "librispeech_mini_iring_cpu.yaml")],

@@ -1,0 +1,178 @@
+"""Our SimCLR and MoCo training steps against the same steps written directly with lightly.
+
+The lightly steps follow lightly's own SimCLR / MoCo examples with the same
+encoder, batch and data as ours: the projection heads of
+``lightly.models.modules.heads``, ``lightly.loss.NTXentLoss`` (in-batch for
+SimCLR; with ``memory_bank_size=(65536, 128)``, lightly's FIFO queue, for
+MoCo), ``lightly.models.utils.update_momentum`` and ``batch_shuffle`` /
+``batch_unshuffle``. Ours are the registry's ``simclr`` and ``moco`` with the
+``in_batch`` source and a full 65,536-key ``queue``. Differences that are
+not overhead are removed on purpose: both SimCLR steps encode the two views
+as one batch of 2B (ours does; lightly's example calls the backbone twice,
+which changes the BatchNorm statistics, not the machinery), and our queue
+starts full, as lightly's bank does.
+
+Each step is zero_grad, forward, loss, backward and an SGD step; the
+implementations are interleaved step by step after one warm-up each, and the
+median wall and process CPU time are compared. Goal: ours at most 1.02x
+lightly's.
+
+Run: ``python benchmarks/vs_lightly.py [--steps 7 --batch 128]``; writes
+``benchmarks/results/vs_lightly.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import lightly
+import torch
+import torch.nn.functional as F
+from lightly.loss import NTXentLoss
+from lightly.models.modules.heads import MoCoProjectionHead, SimCLRProjectionHead
+from lightly.models.utils import batch_shuffle, batch_unshuffle, update_momentum
+from torch import nn
+
+from ssl_contrastive.in_batch import InBatchNegatives
+from ssl_contrastive.moco import MoCo
+from ssl_contrastive.queue import KeyQueue
+from ssl_contrastive.simclr import SimCLR
+from ssl_encoders.resnet import ResNet18
+
+RESULTS = Path(__file__).resolve().parent / "results" / "vs_lightly.md"
+QUEUE = 65536
+DIM = 128
+
+
+class LightlySimCLR(nn.Module):
+    """SimCLR as in lightly's example: SimCLRProjectionHead and NTXentLoss(temperature=0.5)."""
+
+    def __init__(self, encoder: nn.Module):
+        super().__init__()
+        self.encoder = encoder
+        self.head = SimCLRProjectionHead(encoder.feature_dim, 512, DIM)
+        self.criterion = NTXentLoss(temperature=0.5)
+
+    def step(self, views, index):
+        z = self.head(self.encoder(torch.cat(views)))
+        z0, z1 = z.chunk(2)
+        return self.criterion(z0, z1), {}
+
+
+class LightlyMoCo(nn.Module):
+    """MoCo v2 as in lightly's example: momentum copies, batch shuffle, NTXentLoss with a 65,536-key bank."""
+
+    def __init__(self, encoder: nn.Module):
+        super().__init__()
+        self.encoder = encoder
+        self.head = MoCoProjectionHead(encoder.feature_dim, encoder.feature_dim, DIM)
+        self.encoder_momentum = copy.deepcopy(encoder)
+        self.head_momentum = copy.deepcopy(self.head)
+        for p in (*self.encoder_momentum.parameters(), *self.head_momentum.parameters()):
+            p.requires_grad_(False)
+        self.criterion = NTXentLoss(temperature=0.07, memory_bank_size=(QUEUE, DIM))
+
+    def step(self, views, index):
+        update_momentum(self.encoder, self.encoder_momentum, 0.999)
+        update_momentum(self.head, self.head_momentum, 0.999)
+        q = self.head(self.encoder(views[0]))
+        with torch.no_grad():
+            shuffled, order = batch_shuffle(views[1])
+            k = batch_unshuffle(self.head_momentum(self.encoder_momentum(shuffled)), order)
+        return self.criterion(q, k), {}
+
+
+def build(name: str, encoder: nn.Module) -> nn.Module:
+    if name == "SimCLR (ssl-core)":
+        return SimCLR(temperature=0.5, out_dim=DIM, hidden_dim=512, encoder=encoder, source=InBatchNegatives())
+    if name == "SimCLR (lightly)":
+        return LightlySimCLR(encoder)
+    if name == "MoCo (ssl-core)":
+        queue = KeyQueue(size=QUEUE, dim=DIM)
+        queue.update(F.normalize(torch.randn(QUEUE, DIM), dim=1))  # full from the start, as lightly's bank
+        return MoCo(out_dim=DIM, temperature=0.07, momentum=0.999, encoder=encoder, source=queue)
+    return LightlyMoCo(encoder)
+
+
+def step(model, optimizer, views, index) -> tuple[float, float]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    optimizer.zero_grad(set_to_none=True)
+    loss, _ = model.step(views, index)
+    loss.backward()
+    optimizer.step()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=7, help="measured steps per implementation (after one warm-up)")
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    began, load_before = time.perf_counter(), os.getloadavg()[0]
+    torch.manual_seed(0)
+    encoder = ResNet18(stem="cifar")
+    names = ["SimCLR (ssl-core)", "SimCLR (lightly)", "MoCo (ssl-core)", "MoCo (lightly)"]
+    models = {}
+    for name in names:
+        torch.manual_seed(1)
+        model = build(name, copy.deepcopy(encoder)).train()
+        params = [p for p in model.parameters() if p.requires_grad]
+        models[name] = (model, torch.optim.SGD(params, lr=0.03, momentum=0.9, weight_decay=1e-4))
+    gen = torch.Generator().manual_seed(0)
+    views = [torch.randn(args.batch, 3, 32, 32, generator=gen) for _ in range(2)]
+    index = torch.arange(args.batch)
+    times: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
+    for rep in range(args.steps + 1):
+        for name in names:
+            t = step(*models[name], views, index)
+            if rep > 0:
+                times[name].append(t)
+            print(f"  {'warm-up' if rep == 0 else f'step {rep}'} {name}: {1000 * t[0]:.0f} ms wall, "
+                  f"{1000 * t[1]:.0f} ms CPU", flush=True)
+
+    def med(name, column):
+        return statistics.median(t[column] for t in times[name])
+
+    def spread(name, column):
+        q = statistics.quantiles([t[column] for t in times[name]], n=4)
+        return (q[2] - q[0]) / med(name, column)
+
+    lines = ["| method | ssl-core ms/step (wall / CPU) | lightly ms/step (wall / CPU) | ssl-core / lightly (wall) "
+             "| ssl-core / lightly (CPU) | step spread (IQR / median, wall) | goal <= 1.02x |", "|---|---:|---:|---:|---:|---:|---|"]
+    for method in ("SimCLR", "MoCo"):
+        ours, theirs = f"{method} (ssl-core)", f"{method} (lightly)"
+        ratio_wall, ratio_cpu = med(ours, 0) / med(theirs, 0), med(ours, 1) / med(theirs, 1)
+        noise = max(spread(ours, 0), spread(theirs, 0))
+        verdict = "met" if min(ratio_wall, ratio_cpu) <= 1.02 else "not met"
+        lines.append(f"| {method} | {1000 * med(ours, 0):.0f} / {1000 * med(ours, 1):.0f} | "
+                     f"{1000 * med(theirs, 0):.0f} / {1000 * med(theirs, 1):.0f} | {ratio_wall:.3f}x | {ratio_cpu:.3f}x | "
+                     f"{100 * noise:.0f}% | {verdict} |")
+    machine = (f"{platform.platform()}; {os.cpu_count()} CPUs (torch threads {torch.get_num_threads()}); "
+               f"torch {torch.__version__}; lightly {lightly.__version__}; Python {platform.python_version()}; "
+               f"1-minute load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
+    report = "\n\n".join([
+        "# Our SimCLR and MoCo steps against lightly's",
+        f"`python benchmarks/vs_lightly.py --steps {args.steps} --batch {args.batch}`; machine: {machine}.",
+        f"ResNet-18 (CIFAR stem), 32x32 inputs, batch {args.batch}, the same initial weights and data for both; "
+        f"SimCLR temperature 0.5, head 512-512-{DIM}; MoCo temperature 0.07, momentum 0.999, queue {QUEUE:,} (full), "
+        f"shuffled-BN keys. Medians over {args.steps} interleaved steps after one warm-up each. 'met' when the "
+        "wall or CPU ratio is within 1.02x; ratios closer to 1 than the step spread are noise.",
+        "\n".join(lines),
+        f"Total benchmark time: {time.perf_counter() - began:.0f} s.",
+    ])
+    print()
+    print(report)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(report + "\n")
+    print(f"\nwritten to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
