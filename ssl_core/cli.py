@@ -1,4 +1,4 @@
-"""The ``ssl-core`` command: run, eval, plugins."""
+"""The ``ssl-core`` command: run, eval, compare, export, codes, sweep, plugins."""
 
 from __future__ import annotations
 
@@ -58,6 +58,18 @@ def _cmd_export(args) -> int:
 
     path = export(args.run_dir, args.format, args.out)
     print(f"[ssl-core] wrote the {args.format} backbone to {path}")
+    return 0
+
+
+def _cmd_codes(args) -> int:
+    import numpy as np
+
+    from ssl_nac.activation_codes import run_codes
+
+    codes, path = run_codes(args.run_dir, args.split, args.out)
+    distinct = len(np.unique(codes.packed, axis=0))
+    print(f"[ssl-core] wrote the {codes.num_bits}-bit codes sign(embed(x)) of {len(codes.indices)} items "
+          f"({args.split} split, {distinct} distinct) to {path}")
     return 0
 
 
@@ -139,6 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--format", choices=["torchvision", "detectron2"], default="torchvision")
     exp.add_argument("--out", default=None, help="output file (default: in the run folder)")
     exp.set_defaults(func=_cmd_export)
+    codes = sub.add_parser("codes", help="write the activation codes sign(embed(x)) of a trained run's data (.npz)",
+                           description="Encode one split of a trained run's dataset (eval transform, dataset order) "
+                                       "and write its binary codes sign(embed(x)) -- NAC's hash codes -- packed with "
+                                       "numpy.packbits (big bit order), with the items' indices and labels; read them "
+                                       "with ssl_nac.activation_codes.load_codes.")
+    codes.add_argument("run_dir")
+    codes.add_argument("--split", default="test", help="the dataset split encoded (default: test)")
+    codes.add_argument("--out", default=None, help="output .npz (default: RUN_DIR/codes_<split>.npz)")
+    codes.set_defaults(func=_cmd_codes)
     sw = sub.add_parser("sweep", help="train and evaluate a pipeline once per value of one key; table and plot",
                         description="Train and evaluate PIPELINE.yaml once per value of --param, each in its own run "
                                     "folder <out>/<key>=<value>; values already finished are not trained again. "

@@ -39,7 +39,7 @@ def describe_run(results: dict) -> dict:
 def protocol_of(results: dict, record: dict) -> dict:
     """What defines how a number was obtained: the evaluator's protocol and the evaluation data."""
     protocol = {k: v for k, v in record["protocol"].items() if k not in OUTCOME_KEYS}
-    data = results["pipeline"]["data"]
+    data = record.get("data") or results["pipeline"]["data"]  # the evaluator's own data, if it had some
     return protocol | {"eval_data": f"{data['dataset']} {json.dumps(data['params'], sort_keys=True)}"}
 
 

@@ -51,10 +51,18 @@ class Component:
 
 @dataclass(frozen=True)
 class ComponentList:
-    """A list of component references (the evaluators)."""
+    """A list of component references (the evaluators), each with optional ``extra`` keys beside name and params."""
 
     kind: str
     doc: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+DATA: dict = {
+    "dataset": Field(str, required=True, kind="dataset", doc="a registered dataset"),
+    "params": Field(dict, {}, doc="its parameters"),
+}
+"""An evaluator's own data, ``{dataset: ..., params: {...}}``, in place of the pipeline's training data."""
 
 
 SCHEMA: dict = {
@@ -107,7 +115,9 @@ SCHEMA: dict = {
         "progress_bar": Field(bool, True),
         "detect_anomaly": Field(bool, False),
     },
-    "evaluate": ComponentList("evaluator", doc="evaluators run on the frozen encoder after training"),
+    "evaluate": ComponentList("evaluator", doc="evaluators run on the frozen encoder after training",
+                              extra={"data": Field((dict, type(None)), None, doc="the evaluator's own data "
+                                                   "{dataset: ..., params: {...}} (default: the pipeline's data)")}),
     "eval_options": {
         "random_init_baseline": Field(bool, False, doc="also evaluate a randomly initialised encoder"),
         "batch_size": Field(int, 256),
@@ -270,7 +280,7 @@ class _Validator:
             raise self.config.error(path, f"unknown {kind} '{name}'",
                                     nearest_first(str(name), self.registry.names(kind)) or ["(none registered)"]) from None
 
-    def component(self, value: Any, spec: Component, path: Path_, present: bool) -> dict | None:
+    def component(self, value: Any, spec: Component, path: Path_, present: bool, extra: dict | None = None) -> dict | None:
         if not present or value is None:
             if spec.required:
                 raise self.config.error(path, f"is required: name a {spec.kind}", self.registry.names(spec.kind))
@@ -279,8 +289,16 @@ class _Validator:
             value = {"name": value, "params": {}}
         if not isinstance(value, dict):
             raise self.config.error(path, f"must be a {spec.kind} name or {{name: ..., params: {{...}}}}, got {value!r:.60}")
-        resolved = self.section(value, {"name": Field(str, required=True, kind=spec.kind), "params": Field(dict, {})}, path)
+        schema = {"name": Field(str, required=True, kind=spec.kind), "params": Field(dict, {}), **(extra or {})}
+        resolved = self.section(value, schema, path)
         self.params(spec.kind, resolved["name"], resolved["params"], path + ("params",))
+        # parameters that are themselves component references (e.g. linear_probe's augment_views)
+        for key, kind in getattr(self.registry.get(spec.kind, resolved["name"]).factory, "component_params", {}).items():
+            if resolved["params"].get(key) is not None:
+                self.component(resolved["params"][key], Component(kind), path + ("params", key), True)
+        if resolved.get("data") is not None:
+            resolved["data"] = self.section(resolved["data"], DATA, path + ("data",))
+            self.dataset(resolved["data"]["dataset"], resolved["data"]["params"], path + ("data", "params"))
         return resolved
 
     def component_list(self, value: Any, spec: ComponentList, path: Path_) -> list:
@@ -288,7 +306,29 @@ class _Validator:
             return []
         if not isinstance(value, list):
             raise self.config.error(path, f"must be a list of {spec.kind}s, e.g. [linear_probe, knn]")
-        return [self.component(item, Component(spec.kind), path + (i,), True) for i, item in enumerate(value)]
+        return [self.component(item, Component(spec.kind), path + (i,), True, spec.extra) for i, item in enumerate(value)]
+
+    def dataset(self, name: str, params: dict, path: Path_) -> None:
+        """The params (at ``path``) of the dataset ``name`` and, for a wrapper, of the dataset it wraps.
+
+        A wrapper's factory says which of its parameters name the wrapped
+        dataset, its params and its splits (attribute ``wraps_dataset``, e.g.
+        ``retrieval_subset``); those are checked here too, so that a typo
+        inside them names its line before anything is built.
+        """
+        self.params("dataset", name, params, path)
+        wraps = getattr(self.registry.get("dataset", name).factory, "wraps_dataset", None)
+        if not wraps or not isinstance(params.get(wraps["name"]), str):
+            return
+        inner = params[wraps["name"]]
+        self.known_name("dataset", inner, path + (wraps["name"],))
+        inner_params = params.get(wraps["params"]) or {}
+        self.dataset(inner, inner_params, path + (wraps["params"],))
+        choices = literal_choices(self.registry.get("dataset", inner).factory, "split")
+        for i, split in enumerate(params.get(wraps.get("splits", ""), None) or ()):
+            if choices is not None and split not in choices:
+                raise self.config.error(path + (wraps["splits"], i), f"'{split}' is not a split of the dataset '{inner}'",
+                                        nearest_first(str(split), choices))
 
     def params(self, kind: str, name: str, params: dict, path: Path_) -> None:
         factory = self.registry.get(kind, name).factory
@@ -296,6 +336,18 @@ class _Validator:
             validate_params(factory, params, CONTEXT_PARAMS[kind])
         except ParamError as exc:
             raise self.config.error(path + (exc.key,) if exc.key else path, f"{kind} '{name}': {exc.message}", exc.choices) from None
+
+
+def literal_choices(factory: Any, name: str) -> tuple | None:
+    """The values the parameter ``name`` of ``factory`` accepts when it is annotated ``Literal[...]``, else ``None``."""
+    import typing
+
+    try:
+        hints = typing.get_type_hints(factory.__init__ if isinstance(factory, type) else factory)
+    except Exception:  # unresolved forward references
+        return None
+    hint = hints.get(name)
+    return tuple(typing.get_args(hint)) if typing.get_origin(hint) is Literal else None
 
 
 def _numeric_text_hint(value: Any) -> str:
@@ -328,7 +380,7 @@ def validate(data: Any, config: Config, registry: Registry) -> dict:
     _check_numbers(data, (), config)
     validator = _Validator(config, registry)
     values = validator.section(data, SCHEMA, ())
-    validator.params("dataset", values["data"]["dataset"], values["data"]["params"], ("data", "params"))
+    validator.dataset(values["data"]["dataset"], values["data"]["params"], ("data", "params"))
     validator.params("objective", values["objective"]["name"], values["objective"]["params"], ("objective", "params"))
     if values["output"] is None:
         values["output"] = str(Path("runs") / values["name"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Literal
 
@@ -60,9 +60,12 @@ def encode(encoder: nn.Module, loader: DataLoader, layer: Layer = "pooled", obje
 class EvalContext:
     """Everything an evaluator may use; it must never train ``encoder``.
 
-    ``split()`` gives a dataset of ``(tensor, label)`` for the pipeline's data
+    ``split()`` gives a dataset of ``(tensor, label)`` for the context's data
     (or another registered dataset, for transfer), ``features()`` the frozen
-    features of a split at a layer, computed once and cached.
+    features of a split at a layer, computed once and cached. The context's
+    data (``dataset``, ``dataset_params``) is the pipeline's training data, or
+    the evaluator's own when its ``evaluate:`` entry has a ``data:`` key
+    (:meth:`with_data`).
     """
 
     encoder: nn.Module
@@ -78,10 +81,18 @@ class EvalContext:
     device: str = "cpu"
     _cache: dict = field(default_factory=dict, repr=False)
 
+    def with_data(self, dataset: str, params: dict) -> "EvalContext":
+        """This context with ``dataset`` and ``params`` as its data (the feature cache is shared: keys name the data)."""
+        return replace(self, dataset=dataset, dataset_params=dict(params))
+
+    def resolve(self, dataset: str | None, params: dict | None) -> tuple[str, dict]:
+        """``(dataset, params)``: the ones given, or the context's own when ``dataset`` is ``None``."""
+        return (self.dataset, self.dataset_params) if dataset is None else (dataset, params or {})
+
     def raw_split(self, split: str, dataset: str | None = None, params: dict | None = None) -> Dataset:
         """The dataset of raw ``(x, label)`` items for ``split``."""
-        name = dataset or self.dataset
-        return self.registry.build("dataset", name, self.dataset_params if dataset is None else (params or {}), split=split)
+        name, params = self.resolve(dataset, params)
+        return self.registry.build("dataset", name, params, split=split)
 
     def split(self, split: str, transform: Literal["eval", "train"] = "eval", dataset: str | None = None,
               params: dict | None = None, views: Any = None) -> TransformedDataset:
@@ -97,7 +108,8 @@ class EvalContext:
     def features(self, split: str, layer: Layer = "pooled", dataset: str | None = None, params: dict | None = None,
                  views: Any = None) -> tuple[Tensor, Tensor]:
         """Frozen features and labels of ``split`` at ``layer`` (eval transform), cached per key."""
-        key = (split, layer, dataset, repr(sorted((params or {}).items())), id(views))
+        name, resolved = self.resolve(dataset, params)
+        key = (split, layer, name, repr(sorted(resolved.items())), id(views))
         if key not in self._cache:
             data = self.split(split, "eval", dataset, params, views)
             feats, labels = encode(self.encoder, self.loader(data), layer, self.objective, self.device)

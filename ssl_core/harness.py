@@ -14,6 +14,7 @@ import torch
 import ssl_core
 from ssl_core.checkpoint_io import safe_torch_load
 from ssl_core.config import Config, load_config
+from ssl_core.errors import ParamError
 from ssl_core.eval_context import EvalContext
 from ssl_core.pipeline import Pipeline, build, build_pipeline
 from ssl_core.plots import plot_training_curves
@@ -50,7 +51,13 @@ def freeze(module: torch.nn.Module) -> torch.nn.Module:
 
 
 def run_evaluators(pipeline: Pipeline, label: str, progress=print) -> list[dict]:
-    """Each evaluator of the pipeline on ``pipeline``'s (frozen) encoder; one record per evaluator."""
+    """Each evaluator of the pipeline on ``pipeline``'s (frozen) encoder; one record per evaluator.
+
+    An evaluator sees the pipeline's training data, or its own when its entry
+    has ``data: {dataset: ..., params: {...}}`` (e.g. ``hash_retrieval`` on
+    the pooled CIFAR-10 train + test while the encoder trained on the
+    protocol's 5,000-image subset, NAC paper Section 4.3).
+    """
     config = pipeline.config
     options = config.values["eval_options"]
     ctx = EvalContext(encoder=freeze(pipeline.encoder), registry=pipeline.registry,
@@ -60,10 +67,17 @@ def run_evaluators(pipeline: Pipeline, label: str, progress=print) -> list[dict]
     records = []
     for i, spec in enumerate(config.values["evaluate"]):
         evaluator = build(config, pipeline.registry, "evaluator", spec["name"], spec["params"], ("evaluate", i, "params"))
-        progress(f"[ssl-core] evaluating {label} encoder: {spec['name']} ...")
+        data = spec.get("data")
+        progress(f"[ssl-core] evaluating {label} encoder: {spec['name']}"
+                 + (f" on {data['dataset']} {data['params']}" if data else "") + " ...")
         started = time.time()
-        outcome = evaluator.evaluate(ctx)
-        records.append({"evaluator": spec["name"], "params": spec["params"], "encoder": label,
+        try:
+            outcome = evaluator.evaluate(ctx.with_data(data["dataset"], data["params"]) if data else ctx)
+        except ParamError as exc:  # a value of the evaluator's own data that its dataset refuses: name the line
+            if data and exc.key in data["params"]:
+                raise config.error(("evaluate", i, "data", "params", exc.key), exc.message, exc.choices) from None
+            raise
+        records.append({"evaluator": spec["name"], "params": spec["params"], "data": data, "encoder": label,
                         "metrics": outcome.get("metrics", {}), "protocol": outcome.get("protocol", {}),
                         "tables": outcome.get("tables", {}), "seconds": round(time.time() - started, 2)})
     return records

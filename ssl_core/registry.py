@@ -43,7 +43,7 @@ CONTEXT_PARAMS: dict[str, tuple[str, ...]] = {
     "sampler": ("dim", "num_examples"),
     "selector": ("steps_per_epoch", "max_epochs"),
     "encoder": ("in_channels",),
-    "dataset": ("split",),
+    "dataset": ("split", "registry"),
     "views": (),
     "evaluator": (),
     "suite": (),
@@ -155,6 +155,8 @@ class Registry:
         signature = inspect.signature(component.factory).parameters
         takes_all = any(p.kind is p.VAR_KEYWORD for p in signature.values())
         extra = {k: v for k, v in context.items() if takes_all or k in signature}
+        if "registry" in CONTEXT_PARAMS[kind] and "registry" in signature:
+            extra.setdefault("registry", self)  # wrappers (retrieval_subset) build the datasets they wrap
         try:
             built = component.factory(**params, **extra)
         except ParamError:

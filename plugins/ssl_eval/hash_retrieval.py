@@ -6,8 +6,11 @@ Protocols (``protocol``):
   (train + test, 60,000 images) are pooled; ``queries_per_class`` (1,000) per
   class are the queries, every other item is the database, and
   ``train_per_class`` (500) per class *of the database* is the subset the
-  encoder is trained on (:func:`retrieval_split`; the evaluator reports it,
-  a pipeline trains on it).
+  encoder is trained on (:func:`retrieval_split`). A pipeline trains on
+  exactly that subset with the dataset ``retrieval_subset``
+  (:mod:`ssl_eval.retrieval_subset`, same split function, parameters and
+  seed), and gives this evaluator the whole pool with its ``evaluate:``
+  entry's ``data: {dataset: ..., params: {...}}``.
 - ``"random"`` (FLICKR-25K, Table 4): ``num_queries`` (2,000) random items of
   the pool are the queries, the rest the database, ``num_train`` (5,000) of
   the database the training subset (:func:`random_retrieval_split`).

@@ -34,6 +34,16 @@ class LinearProbe:
     computed once and cached; with it, every epoch recomputes them through the
     frozen encoder (eval mode) from freshly augmented training views.
 
+    The paper's linear evaluation augments the probe's training images with
+    random crop and flip only (NAC paper Sec. 4.1; the authors' code:
+    ``RandomResizedCrop(32)``, ``RandomHorizontalFlip``), not with the
+    pretraining's colour augmentations. ``augment_views`` gives the probe
+    those views, e.g. ``{name: image, params: {size: 32, augment: crop_flip}}``;
+    without it ``augment`` uses the pipeline's own training views. The held-out
+    and test images always take the pipeline's eval view, and the probe's
+    views must give the same eval view (checked on the first training item),
+    so that both sides are normalised alike.
+
     Args:
         layer: ``pooled`` (after global pooling), ``prepool`` (the flattened
             last conv map, the ring paper's protocol) or ``embedding`` (the
@@ -45,20 +55,33 @@ class LinearProbe:
         weight_decay: L2 penalty.
         batch_size: probe batch size.
         val_fraction: share of the training split held out for the search.
-        augment: training-side augmentation (the pipeline's train views).
+        augment: training-side augmentation (the train transform of
+            ``augment_views``, or of the pipeline's views).
+        augment_views: ``{name: ..., params: {...}}``, registered views whose
+            train transform augments the probe's training images (needs
+            ``augment: true``); ``null``: the pipeline's views.
         seed: seed of the held-out split, the probe's init and its shuffling.
     """
+
+    component_params = {"augment_views": "views"}
+    """Parameters that name a component; the pipeline file's validation checks their name and params."""
 
     def __init__(self, layer: Literal["pooled", "prepool", "embedding"] = "pooled", epochs: int = 100,
                  lrs: list[float] = (0.01, 0.1, 1.0, 10.0), optimizer: Literal["sgd", "nesterov"] = "nesterov",
                  momentum: float = 0.9, weight_decay: float = 0.0, batch_size: int = 256, val_fraction: float = 0.1,
-                 augment: bool = False, seed: int = 0):
+                 augment: bool = False, augment_views: dict | None = None, seed: int = 0):
         if epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {epochs}")
         if not lrs or any(lr <= 0 for lr in lrs):
             raise ValueError(f"lrs must be a non-empty list of positive learning rates, got {list(lrs)}")
         if not 0.0 < val_fraction < 1.0:
             raise ValueError(f"val_fraction must lie in (0, 1), got {val_fraction}")
+        if augment_views is not None:
+            if not augment:
+                raise ValueError("augment_views: the probe's own views are used only with augment: true")
+            if not isinstance(augment_views.get("name"), str) or set(augment_views) - {"name", "params"}:
+                raise ValueError(f"augment_views must be {{name: ..., params: {{...}}}}, got {augment_views!r:.80}")
+        self.augment_views = augment_views
         self.layer, self.epochs, self.lrs = layer, epochs, [float(lr) for lr in lrs]
         self.optimizer, self.momentum, self.weight_decay = optimizer, momentum, weight_decay
         self.batch_size, self.val_fraction, self.augment, self.seed = batch_size, val_fraction, augment, seed
@@ -66,7 +89,8 @@ class LinearProbe:
     def protocol(self) -> dict:
         return {"layer": self.layer, "epochs": self.epochs, "lrs": self.lrs, "optimizer": self.optimizer,
                 "momentum": self.momentum, "weight_decay": self.weight_decay, "batch_size": self.batch_size,
-                "val_fraction": self.val_fraction, "augment": self.augment, "seed": self.seed,
+                "val_fraction": self.val_fraction, "augment": self.augment,
+                "augment_views": (self.augment_views or "the pipeline's views") if self.augment else None, "seed": self.seed,
                 "lr_selection": "held-out part of the training split"}
 
     def fit(self, batches, n_features: int, n_classes: int, lr: float) -> nn.Linear:
@@ -93,10 +117,23 @@ class LinearProbe:
                 yield x[idx], y[idx]
         return batches
 
-    def _augmented_batches(self, ctx: EvalContext, subset: Tensor, source: dict):
+    def train_views(self, ctx: EvalContext, source: dict):
+        """The views whose train transform augments the probe's training images (checked against the eval view)."""
+        views = source["views"] or ctx.views
+        if self.augment_views is None:
+            return views
+        own = ctx.registry.build("views", self.augment_views["name"], self.augment_views.get("params") or {})
+        x = ctx.raw_split("train", source["dataset"], source["params"])[0][0]
+        if not torch.equal(torch.as_tensor(own.eval(x)), torch.as_tensor(views.eval(x))):
+            raise ValueError(f"augment_views: the eval view of '{self.augment_views['name']}' with "
+                             f"{self.augment_views.get('params') or {}} differs from the pipeline's on the first "
+                             f"training item; give them the same size, colour space and normalisation")
+        return own
+
+    def _augmented_batches(self, ctx: EvalContext, subset: Tensor, source: dict, views):
         from torch.utils.data import Subset
 
-        data = Subset(ctx.split("train", "train", **source), subset.tolist())
+        data = Subset(ctx.split("train", "train", source["dataset"], source["params"], views), subset.tolist())
 
         def batches(epoch: int):
             loader = ctx.loader(data, shuffle=True, seed=self.seed + epoch)
@@ -104,9 +141,9 @@ class LinearProbe:
             yield from self._cached_batches(feats, labels)(epoch)
         return batches
 
-    def _batches(self, ctx: EvalContext, x: Tensor, y: Tensor, subset: Tensor, source: dict):
+    def _batches(self, ctx: EvalContext, x: Tensor, y: Tensor, subset: Tensor, source: dict, views=None):
         if self.augment:
-            return self._augmented_batches(ctx, subset, source)
+            return self._augmented_batches(ctx, subset, source, views)
         return self._cached_batches(x[subset], y[subset])
 
     @staticmethod
@@ -124,12 +161,13 @@ class LinearProbe:
         x, y = ctx.features("train", self.layer, **source)
         n_classes = int(y.max()) + 1
         fit_idx, val_idx = held_out_split(len(y), self.val_fraction, self.seed)
+        views = self.train_views(ctx, source) if self.augment else None
         search = {}
         for lr in self.lrs:
-            model = self.fit(self._batches(ctx, x, y, fit_idx, source), x.shape[1], n_classes, lr)
+            model = self.fit(self._batches(ctx, x, y, fit_idx, source, views), x.shape[1], n_classes, lr)
             search[lr] = self._score(model, x[val_idx], y[val_idx])[0]
         best_lr = max(self.lrs, key=lambda lr: (search[lr], -lr))
-        model = self.fit(self._batches(ctx, x, y, torch.arange(len(y)), source), x.shape[1], n_classes, best_lr)
+        model = self.fit(self._batches(ctx, x, y, torch.arange(len(y)), source, views), x.shape[1], n_classes, best_lr)
         x_test, y_test = ctx.features("test", self.layer, **source)
         n_classes_test = max(n_classes, int(y_test.max()) + 1)
         if n_classes_test > n_classes:

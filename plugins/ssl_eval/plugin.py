@@ -1,4 +1,4 @@
-"""Built-in evaluators."""
+"""Built-in evaluators, and the retrieval-split dataset wrapper they pair with."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from ssl_eval.code_statistics import CodeStatistics
 from ssl_eval.hash_retrieval import HashRetrieval
 from ssl_eval.knn import KNN
 from ssl_eval.linear_probe import LinearProbe
+from ssl_eval.retrieval_subset import retrieval_subset
 from ssl_eval.transfer import Transfer
 from ssl_eval.vae import VAEPretraining
 
@@ -21,3 +22,8 @@ def ssl_core_evaluators():
         "hash_retrieval": HashRetrieval,
         "code_statistics": CodeStatistics,
     }
+
+
+@hookimpl
+def ssl_core_datasets():
+    return {"retrieval_subset": retrieval_subset}

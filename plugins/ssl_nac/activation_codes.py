@@ -106,3 +106,59 @@ def load_codes(path: str | Path) -> ActivationCodes:
         if order != BITORDER:
             raise ValueError(f"{path}: codes packed with bitorder '{order}', expected '{BITORDER}'")
         return ActivationCodes(data["codes"], int(data["num_bits"]), data["indices"], data["labels"])
+
+
+def run_codes(run_dir: str | Path, split: str = "test", out: str | Path | None = None, registry=None,
+              batch_size: int | None = None) -> tuple[ActivationCodes, Path]:
+    """Export the codes ``sign(embed(x))`` of a trained run's data (``ssl-core codes``).
+
+    Rebuilds the run's pipeline from ``RUN_DIR/pipeline.yaml``, loads the
+    trained weights ``RUN_DIR/model.pt``, and encodes ``split`` of the
+    pipeline's dataset with the views' eval (deterministic) transform, in
+    dataset order (``indices`` are the items' positions in that split). For
+    NAC these are the hash codes of Section 4.3, ``c = sign(a)`` (Eq. 3).
+
+    Args:
+        run_dir: a run folder trained by ``ssl-core run``.
+        split: the dataset split encoded (``train``, ``test``, or any split the
+            dataset offers, e.g. ``all`` of ``retrieval_subset``).
+        out: the ``.npz`` written (default ``RUN_DIR/codes_<split>.npz``).
+        registry: the plugin registry (default: the process-wide one).
+        batch_size: encoding batch size (default: the pipeline's ``eval_options.batch_size``).
+
+    Returns:
+        The codes and the path written.
+
+    Raises:
+        FileNotFoundError: the run folder has no ``pipeline.yaml`` or no trained ``model.pt``.
+        ValueError: ``split`` is not a split of the pipeline's dataset (with the valid ones).
+    """
+    import ssl_core
+    from ssl_core.checkpoint_io import safe_torch_load
+    from ssl_core.config import literal_choices, load_config
+    from ssl_core.eval_context import TransformedDataset
+    from ssl_core.pipeline import build_pipeline
+    from ssl_core.run import MODEL_FILE, PIPELINE_FILE
+
+    run_dir = Path(run_dir)
+    if not (run_dir / PIPELINE_FILE).is_file():
+        raise FileNotFoundError(f"{run_dir} is not a run folder: no {PIPELINE_FILE} in it (a folder made by "
+                                f"ssl-core run PIPELINE.yaml)")
+    if not (run_dir / MODEL_FILE).is_file():
+        raise FileNotFoundError(f"no trained model at {run_dir / MODEL_FILE}: train the run first (ssl-core run "
+                                f"PIPELINE.yaml), or finish it with --resume if it stopped")
+    registry = registry or ssl_core.registry()
+    config = load_config(run_dir / PIPELINE_FILE, registry=registry)
+    data = config.values["data"]
+    valid = literal_choices(registry.get("dataset", data["dataset"]).factory, "split")
+    if valid is not None and split not in valid:
+        raise ValueError(f"split '{split}' is not a split of the dataset '{data['dataset']}'; valid choices: "
+                         f"{', '.join(valid)}")
+    pipeline = build_pipeline(config, registry)
+    pipeline.objective.load_state_dict(safe_torch_load(run_dir / MODEL_FILE))
+    dataset = registry.build("dataset", data["dataset"], data["params"], split=split)
+    loader = torch.utils.data.DataLoader(TransformedDataset(dataset, pipeline.views.eval), shuffle=False,
+                                         batch_size=batch_size or config.values["eval_options"]["batch_size"],
+                                         num_workers=config.values["eval_options"]["num_workers"])
+    path = Path(out) if out is not None else run_dir / f"codes_{split}.npz"
+    return export_codes(pipeline.objective, loader, path), path
