@@ -91,7 +91,9 @@ def ssl_core_datasets() -> dict[str, Callable]:
     parameters and returns a ``torch.utils.data.Dataset`` whose items are
     ``(x, label)`` with ``x`` raw (PIL image, array or tensor) and an integer
     label, and whose attribute ``num_classes`` gives the label count. A
-    missing dataset raises ``FileNotFoundError`` naming where it looked.
+    missing dataset raises ``FileNotFoundError`` naming where it looked. A
+    factory that wraps other datasets (``retrieval_subset``) may also take
+    ``registry`` (context) to build them by name.
     """
 
 
