@@ -5,7 +5,8 @@ parameters, optimizer, schedule, views, encoder family) and shrinks the rest:
 one step, a small batch, a narrow encoder, a few images, no evaluators. The
 CIFAR-10 pipelines train on the JPEG copy at ``../shared/data/cifar10-jpg``
 (the paper-sized ones read the official batches, which these machines lack,
-so their step swaps in that copy) and skip when it is absent.
+so their step swaps in that copy), the LibriSpeech ones on
+``../shared/data/librispeech-mini``, and skip when it is absent.
 """
 
 from __future__ import annotations
@@ -24,13 +25,16 @@ PIPELINES = ROOT / "examples" / "pipelines"
 COMMON = ["train.max_steps=1", "train.epochs=1", "train.progress_bar=false", "train.accelerator=cpu", "evaluate=[]",
           "eval_options.random_init_baseline=false", "data.num_workers=0", "train.log_every_n_steps=1"]
 
-# name -> (needs the shared CIFAR-10 JPEGs, overrides for a tiny step)
+SMALL = ["train.batch_size=8", "encoder.params.width=0.0625"]
+# name -> (the shared-data folder its step trains on, or None; overrides for a tiny step)
 TINY = {
-    "digits_nac": (False, ["train.batch_size=32", "encoder.params.width=4"]),
-    "cifar10_nac_resnet50_1000e": (True, ["train.batch_size=8", "encoder.params.width=0.0625"]),
-    "cifar10_nac_hashing_vgg16bn_p04": (True, ["train.batch_size=8", "encoder.params.width=0.0625"]),
-    "cifar10_nac_resnet18_cpu": (True, ["train.batch_size=8", "encoder.params.width=0.0625"]),
-    "cifar10_nac_hashing_cpu": (True, ["train.batch_size=8", "encoder.params.width=0.0625"]),
+    "digits_nac": (None, ["train.batch_size=32", "encoder.params.width=4"]),
+    "cifar10_nac_resnet50_1000e": ("cifar10-jpg", SMALL),
+    "cifar10_nac_hashing_vgg16bn_p04": ("cifar10-jpg", SMALL),
+    "cifar10_nac_resnet18_cpu": ("cifar10-jpg", SMALL),
+    "cifar10_nac_hashing_cpu": ("cifar10-jpg", SMALL),
+    "librispeech_nac_resnet18_200e": ("librispeech-mini", SMALL),
+    "librispeech_mini_nac_cpu": ("librispeech-mini", SMALL),
 }
 
 
@@ -65,7 +69,9 @@ def test_paper_settings(registry):
     probe = next(e for e in v["evaluate"] if e["name"] == "linear_probe")["params"]
     assert probe["lrs"] == [0.01, 0.1, 1.0, 10.0] and probe["epochs"] == 100 and probe["optimizer"] == "nesterov"
     v = load_config(PIPELINES / "cifar10_nac_hashing_vgg16bn_p04.yaml", registry=registry).values
-    assert v["data"]["params"]["per_class"] == 500 and v["encoder"]["params"]["pretrained"] is False
+    assert v["data"]["dataset"] == "retrieval_subset" and v["data"]["params"]["dataset"] == "cifar10"
+    assert (v["data"]["params"]["queries_per_class"], v["data"]["params"]["train_per_class"]) == (1000, 500)
+    assert v["encoder"]["params"]["pretrained"] is False
 
 
 def test_digits_nac_is_the_quick_start(registry):
@@ -76,24 +82,60 @@ def test_digits_nac_is_the_quick_start(registry):
     assert "ssl-core run examples/pipelines/digits_nac.yaml" in readme
 
 
+@pytest.mark.parametrize("nac, ir", [("librispeech_nac_resnet18_200e", "librispeech_ir_resnet18_200e"),
+                                     ("librispeech_mini_nac_cpu", "librispeech_mini_ir_cpu")])
+def test_speech_nac_shares_the_ir_protocol(nac, ir, registry):
+    """The speech NAC files differ from their IR counterparts only in the objective and its optimisation."""
+    v = load_config(PIPELINES / f"{nac}.yaml", registry=registry).values
+    w = load_config(PIPELINES / f"{ir}.yaml", registry=registry).values
+    for key in ("seed", "modality", "data", "views", "encoder"):
+        assert v[key] == w[key], key
+    assert (v["train"]["epochs"], v["train"]["batch_size"]) == (w["train"]["epochs"], w["train"]["batch_size"])
+    assert [e for e in v["evaluate"] if e["name"] == "transfer"] == w["evaluate"]
+    assert v["objective"]["params"]["out_dim"] == 128 and v["objective"]["params"]["p"] == 0.1
+    assert v["eval_options"]["random_init_baseline"] is True
+
+
+def test_speech_nac_paper_settings(registry):
+    """NAC's optimisation (Sec. 4.1) at the speech recipe's batch, lr by the paper's square-root rule."""
+    v = load_config(PIPELINES / "librispeech_nac_resnet18_200e.yaml", registry=registry).values
+    assert v["objective"]["params"] == {"p": 0.1, "out_dim": 128, "hidden_dim": None, "scale_by_sqrt_dim": True,
+                                        "mask_self_partner": False}
+    optimizer = v["train"]["optimizer"]
+    assert (optimizer["name"], optimizer["momentum"], optimizer["weight_decay"]) == ("lars", 0.9, 1.0e-6)
+    assert optimizer["lr"] == pytest.approx(0.075 * v["train"]["batch_size"] ** 0.5, abs=0.005)
+    assert v["train"]["schedule"]["name"] == "warmup_cosine" and v["train"]["schedule"]["warmup_epochs"] == 10
+
+
 def test_cpu_pipelines_read_the_shared_jpegs(registry):
     """Run from the repository's root, their data root is ../shared/data/cifar10-jpg."""
     for name in ("cifar10_nac_resnet18_cpu", "cifar10_nac_hashing_cpu"):
-        v = load_config(PIPELINES / f"{name}.yaml", registry=registry).values
-        assert v["data"]["dataset"] == "image_folder" and v["data"]["params"]["per_class"] is not None
-        assert (ROOT / v["data"]["params"]["root"]).resolve() == (ROOT.parent / "shared" / "data" / "cifar10-jpg").resolve()
+        data = load_config(PIPELINES / f"{name}.yaml", registry=registry).values["data"]
+        if data["dataset"] == "retrieval_subset":  # the hashing protocol's training subset of an image_folder pool
+            data = {"dataset": data["params"]["dataset"], "params": data["params"]["params"]}
+        assert data["dataset"] == "image_folder" and data["params"]["per_class"] is not None
+        assert (ROOT / data["params"]["root"]).resolve() == (ROOT.parent / "shared" / "data" / "cifar10-jpg").resolve()
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_one_tiny_step(name, registry, tmp_path, request):
-    needs_cifar, overrides = TINY[name]
+    folder, overrides = TINY[name]
     overrides = [*COMMON, *overrides, f"output={tmp_path / 'run'}"]
-    if needs_cifar:
+    if folder is not None:
         shared = request.getfixturevalue("shared_data")  # skips when ../shared/data is absent
+    if folder == "cifar10-jpg":
         config = load_config(PIPELINES / f"{name}.yaml", registry=registry).values
-        params = {k: v for k, v in config["data"]["params"].items() if k in ("subset_seed",)}
-        params |= {"root": str(shared / "cifar10-jpg"), "per_class": 2}
-        overrides += ["data.dataset=image_folder", f"data.params={json.dumps(params)}"]
+        if config["data"]["dataset"] == "retrieval_subset":  # keep the wrapper: a pool of 4 + 4 images per class
+            params = {"root": str(shared / "cifar10-jpg"), "per_class": 4, "subset_test": True}
+            overrides += ["data.params.dataset=image_folder", f"data.params.params={json.dumps(params)}",
+                          "data.params.queries_per_class=2", "data.params.train_per_class=2"]
+        else:
+            params = {k: v for k, v in config["data"]["params"].items() if k in ("subset_seed",)}
+            params |= {"root": str(shared / "cifar10-jpg"), "per_class": 2}
+            overrides += ["data.dataset=image_folder", f"data.params={json.dumps(params)}"]
+    elif folder == "librispeech-mini":  # the paper-sized file downloads train-clean-100; the step reads the mini copy
+        params = {"root": str(shared / folder), "subset": "train-clean-100", "cache_dir": str(tmp_path / "cache")}
+        overrides += [f"data.params={json.dumps(params)}"]
     config = load_config(PIPELINES / f"{name}.yaml", overrides, registry=registry)
     run_dir = train(config, registry)
     assert (run_dir / "model.pt").is_file()
