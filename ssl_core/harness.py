@@ -10,12 +10,14 @@ import time
 from pathlib import Path
 
 import torch
+from torch.utils.data import DataLoader, Subset
 
 import ssl_core
 from ssl_core.checkpoint_io import safe_torch_load
 from ssl_core.config import Config, load_config
+from ssl_core.batchnorm_calibration import recalibrate_batchnorm
 from ssl_core.errors import ParamError
-from ssl_core.eval_context import EvalContext
+from ssl_core.eval_context import EvalContext, TransformedDataset
 from ssl_core.pipeline import Pipeline, build, build_pipeline
 from ssl_core.plots import plot_training_curves
 from ssl_core.registry import Registry
@@ -23,6 +25,8 @@ from ssl_core.run import MODEL_FILE, PIPELINE_FILE
 
 PRETRAINED = "pretrained"
 RANDOM_INIT = "random init"
+CALIBRATION_ITEMS = 5000
+"""Training items whose statistics the random-init baseline's BatchNorm layers take (:func:`random_init_pipeline`)."""
 
 
 def sha256(path: Path) -> str:
@@ -83,6 +87,29 @@ def run_evaluators(pipeline: Pipeline, label: str, progress=print) -> list[dict]
     return records
 
 
+def random_init_pipeline(config: Config, registry: Registry) -> tuple[Pipeline, dict]:
+    """The pipeline as built (the pretraining's starting weights), BatchNorm statistics re-estimated on training data.
+
+    Up to ``CALIBRATION_ITEMS`` training items (a seeded random subset, eval
+    transform) pass through ``objective.embed`` in train mode without
+    gradients (:func:`ssl_core.batchnorm_calibration.recalibrate_batchnorm`):
+    the trained run's statistics come from the data too, so without this the
+    baseline would differ from it in two things, not one.
+    """
+    pipeline = build_pipeline(config, registry)
+    options = config.values["eval_options"]
+    data = pipeline.train_data
+    count = min(len(data), CALIBRATION_ITEMS)
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(config.values["seed"]))[:count]
+    loader = DataLoader(TransformedDataset(Subset(data, order.tolist()), pipeline.views.eval),
+                        batch_size=options["batch_size"], num_workers=options["num_workers"])
+    layers = recalibrate_batchnorm(pipeline.objective, (x for x, _ in loader),
+                                   forward=getattr(pipeline.objective, "embed", None))
+    return pipeline, {"weights": "as built from the seed (the pretraining's start)",
+                      "batchnorm": (f"running statistics of {layers} layer(s) re-estimated on {count} training items "
+                                    "(eval transform, average of batch statistics)" if layers else "no BatchNorm layers")}
+
+
 def evaluate_run(run_dir: str | Path, registry: Registry | None = None, progress=print) -> dict:
     """Evaluate the trained run in ``run_dir``; write ``results.json``, ``results.md`` and plots."""
     run_dir = Path(run_dir)
@@ -93,9 +120,10 @@ def evaluate_run(run_dir: str | Path, registry: Registry | None = None, progress
     registry = registry or ssl_core.registry()
     config = load_config(run_dir / PIPELINE_FILE, registry=registry)
     config.values["output"] = str(run_dir)
-    records = []
+    records, baseline = [], None
     if config.values["eval_options"]["random_init_baseline"]:
-        records += run_evaluators(build_pipeline(config, registry), RANDOM_INIT, progress)
+        pipeline, baseline = random_init_pipeline(config, registry)
+        records += run_evaluators(pipeline, RANDOM_INIT, progress)
     pipeline = build_pipeline(config, registry)
     pipeline.objective.load_state_dict(safe_torch_load(model_path))
     records = run_evaluators(pipeline, PRETRAINED, progress) + records
@@ -106,6 +134,7 @@ def evaluate_run(run_dir: str | Path, registry: Registry | None = None, progress
         "seed": config.values["seed"],
         "checkpoint": MODEL_FILE,
         "checkpoint_sha256": sha256(model_path),
+        "random_init": baseline,
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__},
         "pipeline": config.values,
         "training": json.loads((run_dir / "training.json").read_text()) if (run_dir / "training.json").exists() else {},
@@ -139,6 +168,9 @@ def results_markdown(results: dict) -> str:
         for title, table in (record.get("tables") or {}).items():
             if record["encoder"] == encoders[0]:
                 lines += ["", f"## {record['evaluator']}: {title}", "", table]
+    if results.get("random_init"):
+        lines += ["", f"Random init: weights {results['random_init']['weights']}; BatchNorm "
+                  f"{results['random_init']['batchnorm']}."]
     lines += ["", "## Protocols", ""]
     for evaluator, protocol in protocols.items():
         lines.append(f"- **{evaluator}**: " + ", ".join(f"{k}={v}" for k, v in protocol.items()))
