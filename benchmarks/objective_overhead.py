@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
 
 import torch
 
+from bench_report import clock, machine, publish, since
 from ssl_core.config import load_config_text
 from ssl_core.pipeline import build, build_negatives
 from ssl_core.registry import make_registry
@@ -128,15 +128,6 @@ class EncoderStub:
             del module.forward  # back to the class's forward
 
 
-def clock() -> tuple[float, float]:
-    return time.perf_counter(), time.process_time()
-
-
-def since(start: tuple[float, float]) -> tuple[float, float]:
-    wall, cpu = clock()
-    return wall - start[0], cpu - start[1]
-
-
 def sgd_step(objective, optimizer, views, index) -> tuple[float, float]:
     start = clock()
     loss, _ = objective.step(views, index)
@@ -220,13 +211,9 @@ def main() -> None:
                  f"{100 * other_w / step_w:.1f}%", f"{1000 * step_c:.0f}", f"{100 * other_c / step_c:.1f}%",
                  "met" if worst <= 0.05 else "not met"]
         lines.append(f"| {config[0]}{' + Ring' if config[1] else ''} | " + " | ".join(cells) + " |")
-    load_after = os.getloadavg()[0]
-    machine = (f"{platform.platform()}; {os.cpu_count()} CPUs (torch threads {torch.get_num_threads()}); "
-               f"torch {torch.__version__}; Python {platform.python_version()}; "
-               f"1-minute load average {load_before:.1f} before, {load_after:.1f} after")
     report = "\n\n".join([
         "# Objective overhead: encoder vs everything else per training step",
-        f"`python benchmarks/objective_overhead.py --steps {args.steps} --batch {args.batch}`; machine: {machine}.",
+        f"`python benchmarks/objective_overhead.py --steps {args.steps} --batch {args.batch}`; machine: {machine(load_before)}.",
         f"ResNet-18 (CIFAR stem), 32x32 inputs, batch {args.batch}, banks of {NUM_EXAMPLES:,} entries (k = 4096 drawn "
         "negatives, momentum 0.5), MoCo queue 65,536, NAC-MQ queue 50,000, ring at l = 1, u = 10 (annealing "
         f"finished). Medians over {args.steps} steps per configuration after one warm-up, configurations "
@@ -237,11 +224,7 @@ def main() -> None:
         "\n".join(lines),
         f"Total benchmark time: {time.perf_counter() - began:.0f} s.",
     ])
-    print()
-    print(report)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report + "\n")
-    print(f"\nwritten to {args.out}")
+    publish(report, args.out)
 
 
 if __name__ == "__main__":

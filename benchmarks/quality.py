@@ -19,7 +19,7 @@ Runs are independent subprocesses, ``--jobs`` at a time, each with
 ``--threads`` torch threads; a finished run (``results.json`` present) is
 not run again, so an interrupted benchmark continues where it stopped.
 The table (mean, sample standard deviation and every seed's value; the
-random-initialised encoder of seed 0 as a reference) is printed and written
+random-initialised encoder of the first run that evaluated one as a reference) is printed and written
 to ``benchmarks/results/quality_<suite>.md``. No hyper-parameter was chosen
 on the test split: the pipelines keep the papers' recipes, shrunk in data,
 width and epochs.
@@ -120,7 +120,7 @@ def cell(values: list[float]) -> str:
 
 def report(suite: str, spec: dict, seeds: list[int], out_root: Path, walls: dict, began: float, args) -> str:
     rows, metrics = {}, []
-    reference = {}
+    reference, reference_kind, reference_of = {}, "", ""
     for name, file in spec["runs"]:
         for seed in seeds:
             path = out_root / f"{Path(file).stem}_s{seed}" / "results.json"
@@ -130,8 +130,12 @@ def report(suite: str, spec: dict, seeds: list[int], out_root: Path, walls: dict
             for key, value in metric_values(results, spec["metrics"], "pretrained").items():
                 rows.setdefault(name, {}).setdefault(key, []).append(value)
                 metrics.append(key) if key not in metrics else None
-            for key, value in metric_values(results, spec["metrics"], "random init").items():
-                reference.setdefault(key, value)
+            if not reference and any(r["encoder"] == "random init" for r in results["evaluations"]):
+                reference = metric_values(results, spec["metrics"], "random init")
+                reference_kind = ("BatchNorm statistics re-estimated on the training data" if results.get("random_init")
+                                  else "BatchNorm statistics at their initial values, as evaluated before the "
+                                  "baseline re-estimated them")
+                reference_of = f"`{file}` seed {seed}"
     lines = ["| method | pipeline | " + " | ".join(metrics) + " | minutes per run (mean) |",
              "|---|---|" + "---|" * len(metrics) + "---:|"]
     for name, file in spec["runs"]:
@@ -140,7 +144,7 @@ def report(suite: str, spec: dict, seeds: list[int], out_root: Path, walls: dict
         lines.append(f"| {name} | `{file}` | " + " | ".join(cell(rows.get(name, {}).get(m, [])) for m in metrics)
                      + f" | {minutes} |")
     if reference:
-        lines.append("| random-init encoder (seed 0) | - | "
+        lines.append(f"| random-init encoder ({reference_of}; {reference_kind}) | - | "
                      + " | ".join(f"{reference[m]:.3f}" if m in reference else "-" for m in metrics) + " | - |")
     load = os.getloadavg()
     machine = (f"{platform.platform()}; {os.cpu_count()} CPUs; Python {platform.python_version()}; "

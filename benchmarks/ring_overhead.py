@@ -36,6 +36,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from bench_report import clock, publish, since
 from ssl_contrastive.info_nce import info_nce
 from ssl_contrastive.ir import IR, memory_bank_nce
 from ssl_contrastive.memory_bank import MemoryBank
@@ -64,16 +65,6 @@ def build(method: str, with_ring: bool, pool: int, dim: int):
     params = [p for p in objective.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(params, lr=0.03, momentum=0.9, weight_decay=1e-4)
     return objective, optimizer
-
-
-def clock() -> tuple[float, float]:
-    """(wall, CPU) seconds; CPU time (all threads of this process) is robust to other processes' load."""
-    return time.perf_counter(), time.process_time()
-
-
-def since(start: tuple[float, float]) -> tuple[float, float]:
-    wall, cpu = clock()
-    return wall - start[0], cpu - start[1]
 
 
 def train_step(objective, optimizer, views, index) -> tuple[float, float]:
@@ -168,11 +159,7 @@ def main() -> None:
         table("Loss alone on random embeddings (no encoder)", loss_times),
         f"Total benchmark time: {time.perf_counter() - began:.0f} s.",
     ])
-    print()
-    print(report)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report + "\n")
-    print(f"\nwritten to {args.out}")
+    publish(report, args.out)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import copy
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -39,6 +38,7 @@ from lightly.models.modules.heads import MoCoProjectionHead, SimCLRProjectionHea
 from lightly.models.utils import batch_shuffle, batch_unshuffle, update_momentum
 from torch import nn
 
+from bench_report import clock, machine, publish, since
 from ssl_contrastive.in_batch import InBatchNegatives
 from ssl_contrastive.moco import MoCo
 from ssl_contrastive.queue import KeyQueue
@@ -101,12 +101,12 @@ def build(name: str, encoder: nn.Module) -> nn.Module:
 
 
 def step(model, optimizer, views, index) -> tuple[float, float]:
-    wall, cpu = time.perf_counter(), time.process_time()
+    start = clock()
     optimizer.zero_grad(set_to_none=True)
     loss, _ = model.step(views, index)
     loss.backward()
     optimizer.step()
-    return time.perf_counter() - wall, time.process_time() - cpu
+    return since(start)
 
 
 def main() -> None:
@@ -154,12 +154,9 @@ def main() -> None:
         lines.append(f"| {method} | {1000 * med(ours, 0):.0f} / {1000 * med(ours, 1):.0f} | "
                      f"{1000 * med(theirs, 0):.0f} / {1000 * med(theirs, 1):.0f} | {ratio_wall:.3f}x | {ratio_cpu:.3f}x | "
                      f"{100 * noise:.0f}% | {verdict} |")
-    machine = (f"{platform.platform()}; {os.cpu_count()} CPUs (torch threads {torch.get_num_threads()}); "
-               f"torch {torch.__version__}; lightly {lightly.__version__}; Python {platform.python_version()}; "
-               f"1-minute load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
     report = "\n\n".join([
         "# Our SimCLR and MoCo steps against lightly's",
-        f"`python benchmarks/vs_lightly.py --steps {args.steps} --batch {args.batch}`; machine: {machine}.",
+        f"`python benchmarks/vs_lightly.py --steps {args.steps} --batch {args.batch}`; lightly {lightly.__version__}; machine: {machine(load_before)}.",
         f"ResNet-18 (CIFAR stem), 32x32 inputs, batch {args.batch}, the same initial weights and data for both; "
         f"SimCLR temperature 0.5, head 512-512-{DIM}; MoCo temperature 0.07, momentum 0.999, queue {QUEUE:,} (full), "
         f"shuffled-BN keys. Medians over {args.steps} interleaved steps after one warm-up each. 'met' when the "
@@ -167,11 +164,7 @@ def main() -> None:
         "\n".join(lines),
         f"Total benchmark time: {time.perf_counter() - began:.0f} s.",
     ])
-    print()
-    print(report)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report + "\n")
-    print(f"\nwritten to {args.out}")
+    publish(report, args.out)
 
 
 if __name__ == "__main__":
