@@ -120,17 +120,22 @@ def cell(values: list[float]) -> str:
 
 def report(suite: str, spec: dict, seeds: list[int], out_root: Path, walls: dict, began: float, args) -> str:
     rows, metrics = {}, []
-    reference, reference_kind, reference_of = {}, "", ""
+    reference, reference_kind, reference_of, recalibrated = {}, "", "", False
+    commits: set = set()
     for name, file in spec["runs"]:
         for seed in seeds:
             path = out_root / f"{Path(file).stem}_s{seed}" / "results.json"
             if not path.exists():
                 continue
             results = json.loads(path.read_text())
+            commits.add(results.get("git_commit"))
             for key, value in metric_values(results, spec["metrics"], "pretrained").items():
                 rows.setdefault(name, {}).setdefault(key, []).append(value)
                 metrics.append(key) if key not in metrics else None
-            if not reference and any(r["encoder"] == "random init" for r in results["evaluations"]):
+            has_baseline = any(r["encoder"] == "random init" for r in results["evaluations"])
+            # the first run with a random-init baseline, preferring one whose BatchNorm statistics were re-estimated
+            if has_baseline and (not reference or (results.get("random_init") and not recalibrated)):
+                recalibrated = bool(results.get("random_init"))
                 reference = metric_values(results, spec["metrics"], "random init")
                 reference_kind = ("BatchNorm statistics re-estimated on the training data" if results.get("random_init")
                                   else "BatchNorm statistics at their initial values, as evaluated before the "
@@ -146,18 +151,20 @@ def report(suite: str, spec: dict, seeds: list[int], out_root: Path, walls: dict
     if reference:
         lines.append(f"| random-init encoder ({reference_of}; {reference_kind}) | - | "
                      + " | ".join(f"{reference[m]:.3f}" if m in reference else "-" for m in metrics) + " | - |")
-    load = os.getloadavg()
-    machine = (f"{platform.platform()}; {os.cpu_count()} CPUs; Python {platform.python_version()}; "
-               f"{args.jobs} run(s) at a time, {args.threads} torch thread(s) each; 1-minute load average at the end "
-               f"{load[0]:.1f}")
+    machine = f"{platform.platform()}; {os.cpu_count()} CPUs; Python {platform.python_version()}"
+    total = sum(walls.get((file, s), 0.0) for _, file in spec["runs"] for s in seeds)
+    commits = sorted({c for c in commits if c})
     return "\n\n".join([
         f"# {spec['title']}",
-        f"`python benchmarks/quality.py --suite {suite} --seeds {' '.join(map(str, seeds))}`; machine: {machine}.",
+        f"`python benchmarks/quality.py --suite {suite} --seeds {' '.join(map(str, seeds))}`; machine: {machine}; "
+        f"{args.threads} torch thread(s) per run; ssl-core commit(s) {', '.join(c[:7] for c in commits) or 'n/a'} "
+        "(the pipeline files and the training code are the same in all).",
         "Cells: mean ± sample standard deviation over seeds (each seed's value in brackets). Every run is the "
         "pipeline file as committed with only `seed` and `output` overridden; minutes are wall time per run "
-        "(training and evaluation) while other jobs shared the machine, so they are an upper bound.",
+        "(training and evaluation) while other runs and jobs shared the 2 cores, so they are an upper bound. "
+        "A dash: not run within the budget.",
         "\n".join(lines),
-        f"Benchmark wall time: {(time.time() - began) / 60:.0f} min.",
+        f"Sum of the runs' wall times: {total / 60:.0f} min.",
     ])
 
 
