@@ -21,6 +21,16 @@ def since(start: tuple[float, float]) -> tuple[float, float]:
     return wall - start[0], cpu - start[1]
 
 
+def timed_step(model, optimizer, views, index) -> tuple[float, float]:
+    """One training step of an objective-like ``model`` (``step(views, index) -> (loss, metrics)``); its (wall, CPU) seconds."""
+    start = clock()
+    optimizer.zero_grad(set_to_none=True)
+    loss, _ = model.step(views, index)
+    loss.backward()
+    optimizer.step()
+    return since(start)
+
+
 def machine(load_before: float) -> str:
     """Platform, cores, torch threads and versions, and the 1-minute load average before and now."""
     return (f"{platform.platform()}; {os.cpu_count()} CPUs (torch threads {torch.get_num_threads()}); "

@@ -36,7 +36,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from bench_report import clock, publish, since
+from bench_report import clock, publish, since, timed_step
 from ssl_contrastive.info_nce import info_nce
 from ssl_contrastive.ir import IR, memory_bank_nce
 from ssl_contrastive.memory_bank import MemoryBank
@@ -65,15 +65,6 @@ def build(method: str, with_ring: bool, pool: int, dim: int):
     params = [p for p in objective.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(params, lr=0.03, momentum=0.9, weight_decay=1e-4)
     return objective, optimizer
-
-
-def train_step(objective, optimizer, views, index) -> tuple[float, float]:
-    start = clock()
-    optimizer.zero_grad(set_to_none=True)
-    loss, _ = objective.step(views, index)
-    loss.backward()
-    optimizer.step()
-    return since(start)
 
 
 def loss_step(method: str, selector, source, batch: int, dim: int, pool: int) -> tuple[float, float]:
@@ -137,7 +128,7 @@ def main() -> None:
     step_times: dict = {c: [] for c in configs}
     for rep in range(args.steps + 1):
         for config in configs:
-            t = train_step(*built[config], views, index)
+            t = timed_step(*built[config], views, index)
             if rep > 0:
                 step_times[config].append(t)
             print(f"  {'warm-up' if rep == 0 else f'step {rep}'} {config[0]}{'Ring' if config[1] else ''}: "
