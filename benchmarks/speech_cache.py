@@ -33,6 +33,7 @@ import numpy as np
 import torch
 import torchaudio
 
+from bench_report import publish
 from ssl_speech.audio_io import load_audio
 from ssl_speech.crop import crop_or_pad
 from ssl_speech.librispeech import LibriSpeech
@@ -125,10 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Machine: {info}.\n\n"
         "Produced by `python benchmarks/speech_cache.py`.\n"
     )
-    print(table)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(f"written to {args.out}")
+    publish(text, args.out)
     return 0
 
 

@@ -46,6 +46,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
+from bench_report import publish
 from ssl_core import make_registry
 from ssl_core.config import load_config
 from ssl_core.epoch_sampler import EpochSampler, ResumableLoader
@@ -227,11 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Machine: {machine(load_before)}.\n\n"
         "Produced by `python benchmarks/speech_loader.py`.\n"
     )
-    print(table)
-    print(summary)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(f"written to {args.out}")
+    publish(text, args.out)
     return 0
 
 
