@@ -131,7 +131,8 @@ def report(suite: str, spec: dict, seeds: list[int], out_root: Path, walls: dict
             commits.add(results.get("git_commit"))
             for key, value in metric_values(results, spec["metrics"], "pretrained").items():
                 rows.setdefault(name, {}).setdefault(key, []).append(value)
-                metrics.append(key) if key not in metrics else None
+                if key not in metrics:
+                    metrics.append(key)
             has_baseline = any(r["encoder"] == "random init" for r in results["evaluations"])
             # the first run with a random-init baseline, preferring one whose BatchNorm statistics were re-estimated
             if has_baseline and (not reference or (results.get("random_init") and not recalibrated)):
