@@ -16,7 +16,7 @@ import copy
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Union
 
 import yaml
 
@@ -114,6 +114,10 @@ SCHEMA: dict = {
         "log_every_n_steps": Field(int, 1),
         "progress_bar": Field(bool, True),
         "detect_anomaly": Field(bool, False),
+        "channels_last": Field(bool, True, doc="channels-last layout for the encoders and image batches (faster "
+                               "convolutions on CPUs and GPUs; the same losses to float rounding)"),
+        "compile": Field(Union[bool, Literal["auto"]], "auto", doc="torch.compile the encoders: true | false | "
+                         "auto (compile when the run plans >= 300 steps, where the compile time pays back)"),
     },
     "evaluate": ComponentList("evaluator", doc="evaluators run on the frozen encoder after training",
                               extra={"data": Field((dict, type(None)), None, doc="the evaluator's own data "

@@ -12,6 +12,7 @@ from ssl_core.checkpoint_io import atomic_torch_save, atomic_write_text
 from ssl_core.config import Config
 from ssl_core.epoch_sampler import EpochSampler, ResumableLoader
 from ssl_core.errors import ConfigError
+from ssl_core.fast_path import apply_fast_path, should_compile
 from ssl_core.multi_view_dataset import MultiViewDataset
 from ssl_core.pipeline import build_pipeline
 from ssl_core.registry import Registry
@@ -61,6 +62,9 @@ def train(config: Config, registry: Registry, resume: bool = False, callbacks: l
     sampler = EpochSampler(len(pipeline.train_data), train_cfg["batch_size"], config.values["seed"])
     loader = ResumableLoader(MultiViewDataset(pipeline.train_data, pipeline.views, config.values["seed"]), sampler,
                              num_workers=config.values["data"]["num_workers"])
+    planned = train_cfg["max_steps"] if train_cfg["max_steps"] > 0 else sampler.batches_per_epoch * train_cfg["epochs"]
+    apply_fast_path(pipeline.objective, pipeline.encoder, train_cfg["channels_last"],
+                    should_compile(train_cfg["compile"], planned))
     module = SSLModule(pipeline.objective, train_cfg, sampler, run_dir / "checkpoints")
     trainer = make_trainer(train_cfg, run_dir, callbacks)
     started = time.time()

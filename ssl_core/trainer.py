@@ -14,6 +14,7 @@ from ssl_core import seeded_rng
 from ssl_core.checkpoint_io import AtomicCheckpointIO
 from ssl_core.epoch_sampler import EpochSampler
 from ssl_core.errors import SslCoreError
+from ssl_core.fast_path import to_channels_last
 from ssl_core.optimization import build_optimizer, lr_factor
 
 LAST_CHECKPOINT = "last.ckpt"
@@ -80,6 +81,8 @@ class SSLModule(pl.LightningModule):
             seeded_rng.restore(self._pending_rng)
             self._pending_rng = None
         views, index, _ = batch
+        if self.train_cfg["channels_last"]:
+            views = to_channels_last(list(views))
         selector = getattr(self.objective, "selector", None)
         if selector is not None and hasattr(selector, "set_step"):
             selector.set_step(self.global_step)
