@@ -73,18 +73,18 @@ def memory_bank_nce(anchor: Tensor, bank: MemoryBank, index: Tensor, temperature
     if len(bank) <= FULL_PRODUCT_RATIO * bank.k:
         # [B, N] with gradient, its drawn columns gathered below; on a copy of the bank, which autograd
         # keeps for backward while the bank itself is updated in place at the end of the step
-        sim = anchor @ bank.bank.to(torch.float32, copy=True).T
+        sim = anchor @ bank.bank.to(anchor.dtype, copy=True).T
     if selector is not None:
         pool, valid = bank.pool(index=index)
         with torch.no_grad():
-            keep = selector.select(sim.detach() if sim is not None else anchor.detach() @ pool.T, valid)
+            keep = selector.select(sim.detach() if sim is not None else anchor.detach() @ pool.to(anchor.dtype).T, valid)
         metrics["ring_kept_per_anchor"] = keep.sum(1).float().mean().item()
     neg_index = draw_negatives(index, keep, len(bank), bank.k)
-    positive = (anchor * bank.positives(index)).sum(dim=1)
+    positive = (anchor * bank.positives(index).to(anchor.dtype)).sum(dim=1)
     if sim is not None:
         negatives = sim.gather(1, neg_index)
     else:
-        entries = bank.bank[neg_index].float()  # [B, k, D], a copy outside autograd's view of the bank
+        entries = bank.bank[neg_index].to(anchor.dtype)  # [B, k, D], a copy outside autograd's view of the bank
         negatives = torch.bmm(entries, anchor[:, :, None]).squeeze(2)
     loss = info_nce(positive, negatives, None, temperature)
     metrics["positive_similarity"] = positive.mean().item()

@@ -76,6 +76,22 @@ def test_loss_matches_loop_and_bank_is_updated(monkeypatch, path, ring):
     assert metrics["positive_similarity"] == pytest.approx(float((z * bank_before[index]).sum(1).mean()), rel=1e-5)
 
 
+@pytest.mark.parametrize("ring", [False, True])
+def test_float64_anchors_match_loop_loss(monkeypatch, path, ring):
+    """float64 anchors (a double-precision model) against a float32 bank: the loss is computed in float64."""
+    torch.manual_seed(0)
+    bank = MemoryBank(k=K, dim=DIM, num_examples=N)
+    index = torch.tensor([3, 0, 9, 15])
+    z = F.normalize(torch.randn(B, DIM, dtype=torch.float64), dim=1).requires_grad_()
+    drawn = capture_draws(monkeypatch)
+    selector = RingSelector(l=10, u=50, schedule="none") if ring else None
+    loss, _ = ir_module.memory_bank_nce(z, bank, index, 0.1, selector)
+    assert loss.dtype == torch.float64
+    assert loss.item() == pytest.approx(loop_loss(z.detach(), bank.bank.double(), index, drawn[0], 0.1), rel=1e-12)
+    loss.backward()
+    assert z.grad.dtype == torch.float64 and z.grad.abs().sum() > 0
+
+
 def test_plain_draws_never_pick_the_anchors_own_entry_and_cover_the_rest():
     torch.manual_seed(0)
     index = torch.tensor([0, 5, 9])
