@@ -46,13 +46,14 @@ def draw_negatives(index: Tensor, keep: Tensor | None, num_entries: int, k: int)
 
 
 def memory_bank_nce(anchor: Tensor, bank: MemoryBank, index: Tensor, temperature: float,
-                    selector: nn.Module | None = None) -> tuple[Tensor, dict[str, float]]:
+                    selector: nn.Module | None = None, rank_own_entry: bool = False) -> tuple[Tensor, dict[str, float]]:
     """The IR / IRing loss of l2-normalised ``anchor`` against ``bank`` (CNCE paper, Eq. 2 and Sec. 4).
 
     Positive: the bank entry of the anchor's own example. Negatives: ``bank.k``
     entries drawn per anchor (:func:`draw_negatives`): uniformly from the
     bank, or, with a selector, from the ring of the anchor's similarities to
-    the whole bank (its own entry excluded). Loss: :func:`info_nce`, i.e.
+    the whole bank (its own entry excluded; ranked with the others, and so
+    possibly drawn, with ``rank_own_entry``, as the authors' IRing does). Loss: :func:`info_nce`, i.e.
     ``-(pos/t - logsumexp([pos, negatives]/t))``, which is Eq. 2 up to the
     constant ``log(k + 1)``. The authors' code draws ``k - 1`` negatives so
     that the denominator has ``k`` terms; here ``k`` negatives are drawn
@@ -76,6 +77,7 @@ def memory_bank_nce(anchor: Tensor, bank: MemoryBank, index: Tensor, temperature
         sim = anchor @ bank.bank.to(anchor.dtype, copy=True).T
     if selector is not None:
         pool, valid = bank.pool(index=index)
+        valid = None if rank_own_entry else valid
         with torch.no_grad():
             keep = selector.select(sim.detach() if sim is not None else anchor.detach() @ pool.to(anchor.dtype).T, valid)
         metrics["ring_kept_per_anchor"] = keep.sum(1).float().mean().item()
@@ -111,6 +113,9 @@ class IR(nn.Module):
             ``MemoryBank(dim=out_dim, num_examples=num_examples)``.
         selector: optional negative selector, e.g. the ring (context).
         num_examples: training-set size (context).
+        rank_own_entry: with a selector, rank the anchor's own bank entry
+            among the pool (the authors' IRing: usually rank 0, so the band
+            shifts by one) instead of leaving it out before ranking.
     """
 
     sources = ("memory_bank",)
@@ -123,6 +128,7 @@ class IR(nn.Module):
         source: MemoryBank | None = None,
         selector: nn.Module | None = None,
         num_examples: int = 0,
+        rank_own_entry: bool = False,
     ):
         super().__init__()
         if out_dim < 1:
@@ -136,6 +142,7 @@ class IR(nn.Module):
         self.head = nn.Linear(encoder.feature_dim, out_dim)
         self.source = check_bank(source, out_dim, num_examples)
         self.selector = selector
+        self.rank_own_entry = rank_own_entry
 
     def embed(self, x: Tensor) -> Tensor:
         """The projection output before l2 normalisation."""
@@ -143,7 +150,7 @@ class IR(nn.Module):
 
     def step(self, views: list[Tensor], index: Tensor) -> tuple[Tensor, dict[str, float]]:
         z = F.normalize(self.embed(views[0]), dim=1)
-        loss, metrics = memory_bank_nce(z, self.source, index, self.temperature, self.selector)
+        loss, metrics = memory_bank_nce(z, self.source, index, self.temperature, self.selector, self.rank_own_entry)
         self.source.update(z.detach(), index)
         return loss, metrics
 
