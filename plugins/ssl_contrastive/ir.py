@@ -52,8 +52,9 @@ def memory_bank_nce(anchor: Tensor, bank: MemoryBank, index: Tensor, temperature
     Positive: the bank entry of the anchor's own example. Negatives: ``bank.k``
     entries drawn per anchor (:func:`draw_negatives`): uniformly from the
     bank, or, with a selector, from the ring of the anchor's similarities to
-    the whole bank (its own entry excluded; ranked with the others, and so
-    possibly drawn, with ``rank_own_entry``, as the authors' IRing does). Loss: :func:`info_nce`, i.e.
+    the whole bank (its own entry excluded; with ``rank_own_entry`` it is
+    ranked with the others, and may be drawn, as in the authors' IRing).
+    Loss: :func:`info_nce`, i.e.
     ``-(pos/t - logsumexp([pos, negatives]/t))``, which is Eq. 2 up to the
     constant ``log(k + 1)``. The authors' code draws ``k - 1`` negatives so
     that the denominator has ``k`` terms; here ``k`` negatives are drawn
@@ -79,7 +80,8 @@ def memory_bank_nce(anchor: Tensor, bank: MemoryBank, index: Tensor, temperature
         pool, valid = bank.pool(index=index)
         valid = None if rank_own_entry else valid
         with torch.no_grad():
-            keep = selector.select(sim.detach() if sim is not None else anchor.detach() @ pool.to(anchor.dtype).T, valid)
+            scores = sim.detach() if sim is not None else anchor.detach() @ pool.to(anchor.dtype).T
+            keep = selector.select(scores, valid)
         metrics["ring_kept_per_anchor"] = keep.sum(1).float().mean().item()
     neg_index = draw_negatives(index, keep, len(bank), bank.k)
     positive = (anchor * bank.positives(index).to(anchor.dtype)).sum(dim=1)

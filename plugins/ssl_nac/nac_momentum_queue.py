@@ -32,7 +32,8 @@ class NACMomentumQueue(nn.Module):
     similarities *multiplied* by ``beta = 0.5 log((1-p)/p)``, exactly as in
     NAC (one variant of the reference code divides; this one does not).
     The momentum keys of the batch are enqueued after the loss, as MoCo
-    does, so a batch's own keys are never among its negatives (on the very
+    does and as Section 3.5 describes the queue ("momentum features from
+    previous iterations"), so a batch's own keys are never among its negatives (on the very
     first step, while the queue is still empty, they stand in for it);
     ``enqueue: before_loss`` enqueues them first, as the authors' code does,
     so each anchor's own momentum key and its partner's are among its
@@ -89,7 +90,8 @@ class NACMomentumQueue(nn.Module):
         if enqueue not in ("after_loss", "before_loss"):
             raise ValueError(f"enqueue must be 'after_loss' or 'before_loss', got {enqueue!r}")
         if variational_reduction not in ("mean", "sum_of_view_means"):
-            raise ValueError(f"variational_reduction must be 'mean' or 'sum_of_view_means', got {variational_reduction!r}")
+            raise ValueError("variational_reduction must be 'mean' or 'sum_of_view_means', "
+                             f"got {variational_reduction!r}")
         if source is None:
             raise ValueError("source: NAC-MQ takes its negatives from a queue (sampler 'queue'); none was given")
         self.channel = NoisyChannel(p)

@@ -47,7 +47,9 @@ class RingSelector(nn.Module):
     takes it: one negative fewer whenever ``u * n / 100`` is not whole
     (5,898 instead of 5,899 at ``n = 65,536``, ``u = 10``,
     ``inner_relative_to_outer`` with ``l = 10``). The default ``ceil`` keeps
-    every entry any part of which lies within the top ``u`` percent.
+    exactly the ranks ``r < u * n / 100``, the entries within the top ``u``
+    percent (Sec. 4, "Picking thresholds"). Either way at least one entry
+    is kept.
 
     Only the entries above the upper cut matter, so the selection is a
     ``torch.topk`` of that many entries (the largest count over the rows;
@@ -201,4 +203,5 @@ class RingSelector(nn.Module):
     def extra_repr(self) -> str:
         l, u = self.band()
         return (f"l={self.l}, u={self.u}, schedule={self.schedule!r}, anneal_epochs={self.anneal_epochs}, "
-                f"inner_relative_to_outer={self.inner_relative_to_outer}, upper_rounding={self.upper_rounding!r}, step={int(self.step)}, band=({l:.3g}, {u:.3g})")
+                f"inner_relative_to_outer={self.inner_relative_to_outer}, upper_rounding={self.upper_rounding!r}, "
+                f"step={int(self.step)}, band=({l:.3g}, {u:.3g})")

@@ -21,7 +21,8 @@ N, K, DIM, B = 16, 6, 4, 4
 def make_ir(selector=None, momentum=0.0, temperature=0.1, **options):
     torch.manual_seed(0)
     bank = MemoryBank(k=K, momentum=momentum, dim=DIM, num_examples=N)
-    return IR(out_dim=DIM, temperature=temperature, encoder=SmallCNN(width=2), source=bank, selector=selector, **options)
+    return IR(out_dim=DIM, temperature=temperature, encoder=SmallCNN(width=2), source=bank, selector=selector,
+              **options)
 
 
 def capture_draws(monkeypatch):
