@@ -46,13 +46,15 @@ def draw_negatives(index: Tensor, keep: Tensor | None, num_entries: int, k: int)
 
 
 def memory_bank_nce(anchor: Tensor, bank: MemoryBank, index: Tensor, temperature: float,
-                    selector: nn.Module | None = None) -> tuple[Tensor, dict[str, float]]:
+                    selector: nn.Module | None = None, rank_own_entry: bool = False) -> tuple[Tensor, dict[str, float]]:
     """The IR / IRing loss of l2-normalised ``anchor`` against ``bank`` (CNCE paper, Eq. 2 and Sec. 4).
 
     Positive: the bank entry of the anchor's own example. Negatives: ``bank.k``
     entries drawn per anchor (:func:`draw_negatives`): uniformly from the
     bank, or, with a selector, from the ring of the anchor's similarities to
-    the whole bank (its own entry excluded). Loss: :func:`info_nce`, i.e.
+    the whole bank (its own entry excluded; with ``rank_own_entry`` it is
+    ranked with the others, and may be drawn, as in the authors' IRing).
+    Loss: :func:`info_nce`, i.e.
     ``-(pos/t - logsumexp([pos, negatives]/t))``, which is Eq. 2 up to the
     constant ``log(k + 1)``. The authors' code draws ``k - 1`` negatives so
     that the denominator has ``k`` terms; here ``k`` negatives are drawn
@@ -73,18 +75,20 @@ def memory_bank_nce(anchor: Tensor, bank: MemoryBank, index: Tensor, temperature
     if len(bank) <= FULL_PRODUCT_RATIO * bank.k:
         # [B, N] with gradient, its drawn columns gathered below; on a copy of the bank, which autograd
         # keeps for backward while the bank itself is updated in place at the end of the step
-        sim = anchor @ bank.bank.to(torch.float32, copy=True).T
+        sim = anchor @ bank.bank.to(anchor.dtype, copy=True).T
     if selector is not None:
         pool, valid = bank.pool(index=index)
+        valid = None if rank_own_entry else valid
         with torch.no_grad():
-            keep = selector.select(sim.detach() if sim is not None else anchor.detach() @ pool.T, valid)
+            scores = sim.detach() if sim is not None else anchor.detach() @ pool.to(anchor.dtype).T
+            keep = selector.select(scores, valid)
         metrics["ring_kept_per_anchor"] = keep.sum(1).float().mean().item()
     neg_index = draw_negatives(index, keep, len(bank), bank.k)
-    positive = (anchor * bank.positives(index)).sum(dim=1)
+    positive = (anchor * bank.positives(index).to(anchor.dtype)).sum(dim=1)
     if sim is not None:
         negatives = sim.gather(1, neg_index)
     else:
-        entries = bank.bank[neg_index].float()  # [B, k, D], a copy outside autograd's view of the bank
+        entries = bank.bank[neg_index].to(anchor.dtype)  # [B, k, D], a copy outside autograd's view of the bank
         negatives = torch.bmm(entries, anchor[:, :, None]).squeeze(2)
     loss = info_nce(positive, negatives, None, temperature)
     metrics["positive_similarity"] = positive.mean().item()
@@ -111,6 +115,9 @@ class IR(nn.Module):
             ``MemoryBank(dim=out_dim, num_examples=num_examples)``.
         selector: optional negative selector, e.g. the ring (context).
         num_examples: training-set size (context).
+        rank_own_entry: with a selector, rank the anchor's own bank entry
+            among the pool (the authors' IRing: usually rank 0, so the band
+            shifts by one) instead of leaving it out before ranking.
     """
 
     sources = ("memory_bank",)
@@ -123,6 +130,7 @@ class IR(nn.Module):
         source: MemoryBank | None = None,
         selector: nn.Module | None = None,
         num_examples: int = 0,
+        rank_own_entry: bool = False,
     ):
         super().__init__()
         if out_dim < 1:
@@ -136,6 +144,7 @@ class IR(nn.Module):
         self.head = nn.Linear(encoder.feature_dim, out_dim)
         self.source = check_bank(source, out_dim, num_examples)
         self.selector = selector
+        self.rank_own_entry = rank_own_entry
 
     def embed(self, x: Tensor) -> Tensor:
         """The projection output before l2 normalisation."""
@@ -143,7 +152,7 @@ class IR(nn.Module):
 
     def step(self, views: list[Tensor], index: Tensor) -> tuple[Tensor, dict[str, float]]:
         z = F.normalize(self.embed(views[0]), dim=1)
-        loss, metrics = memory_bank_nce(z, self.source, index, self.temperature, self.selector)
+        loss, metrics = memory_bank_nce(z, self.source, index, self.temperature, self.selector, self.rank_own_entry)
         self.source.update(z.detach(), index)
         return loss, metrics
 
