@@ -1,0 +1,70 @@
+"""Faults injected where ssl-core writes files: a disk that fills up, or a process killed mid-write.
+
+Every file ssl-core writes goes through :func:`ssl_core.atomic_write.open_for_writing`;
+:func:`inject` replaces it so that the ``nth`` file whose temporary name
+contains ``pattern`` gets ``budget`` bytes, then its write either raises
+``OSError(ENOSPC)`` (``"full"``: what a full file system raises) or the
+process SIGKILLs itself (``"kill"``: a kill that lands mid-write, exactly).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+
+import ssl_core.atomic_write
+
+
+class FaultyFile:
+    """A real file that accepts ``budget`` bytes, then fails as ``action`` says."""
+
+    def __init__(self, path, budget: int, action: str):
+        self._file = open(path, "wb")
+        self.left, self.action = budget, action
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        if view.nbytes > self.left:
+            self._file.write(view[: self.left])
+            self._file.flush()
+            self.left = 0
+            if self.action == "kill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.left -= view.nbytes
+        return self._file.write(view)
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def inject(pattern: str, action: str, budget: int = 0, nth: int = 1, monkeypatch=None) -> dict:
+    """Make the ``nth`` write of a file named like ``pattern`` fail; returns the counts (``{"seen": n}``)."""
+    original = ssl_core.atomic_write.open_for_writing
+    counts = {"seen": 0}
+
+    def open_for_writing(path):
+        if pattern in os.path.basename(path):
+            counts["seen"] += 1
+            if counts["seen"] == nth:
+                return FaultyFile(path, budget, action)
+        return original(path)
+
+    if monkeypatch is not None:
+        monkeypatch.setattr(ssl_core.atomic_write, "open_for_writing", open_for_writing)
+    else:
+        ssl_core.atomic_write.open_for_writing = open_for_writing
+    return counts
