@@ -68,3 +68,37 @@ def inject(pattern: str, action: str, budget: int = 0, nth: int = 1, monkeypatch
     else:
         ssl_core.atomic_write.open_for_writing = open_for_writing
     return counts
+
+
+def toy_frames(path) -> "np.ndarray":
+    """The frames of a toy 'audio' file holding an integer ``i``: ``5 + i`` rows of 4, all ``i``; ``bad`` fails."""
+    import numpy as np
+
+    text = open(path).read()
+    if text == "bad":
+        raise OSError(f"cannot decode {path}")
+    i = int(text)
+    return np.full((5 + i, 4), float(i), dtype=np.float32)
+
+
+def build_toy_cache(cache_dir: str, files: list[str], log: str | None = None, delay: float = 0.0,
+                    on_error: str = "raise") -> int:
+    """Open (build or reuse) the feature cache of toy files, logging each computation with the process id."""
+    import time
+
+    from ssl_speech.feature_cache import FeatureCache
+
+    def note(line: str) -> None:
+        if log:
+            with open(log, "a") as fh:
+                fh.write(f"{line} {os.getpid()} {time.time():.6f}\n")
+
+    def compute(path):
+        note(f"compute {os.path.basename(path)}")
+        time.sleep(delay)
+        return toy_frames(path)
+
+    note("start")
+    cache = FeatureCache.open(cache_dir, "toy", {"hop": 1}, files, compute, lambda f: f, n_mels=4, on_error=on_error)
+    note(f"done {len(cache)}")
+    return 0

@@ -63,7 +63,8 @@ from typing import Callable, Iterator, Literal, Sequence
 import numpy as np
 
 import ssl_core
-from ssl_core.atomic_write import DiskFullError, atomic_write_bytes, is_disk_full, open_for_writing
+from ssl_core import atomic_write
+from ssl_core.atomic_write import DiskFullError, atomic_write_bytes, is_disk_full
 
 try:  # POSIX; without it (Windows) concurrent builders are not serialised
     import fcntl
@@ -263,7 +264,7 @@ def _build(
     offsets, kept, skipped = [0], [], []
     total, total_sq, count = 0.0, 0.0, 0
     try:
-        with open_for_writing(tmp) as fh:
+        with atomic_write.open_for_writing(tmp) as fh:
             for i, path in enumerate(files):
                 try:
                     frames = compute(path)
