@@ -36,19 +36,20 @@ class DiskFullError(SslCoreError):
         free: bytes free on the file system when the write failed.
     """
 
-    def __init__(self, path: Path, needed: int | None, free: int | None, context: str = ""):
+    def __init__(self, path: Path, needed: int | None, free: int | None, context: str = "", partial: bool = False):
         self.path, self.needed, self.free, self.context = Path(path), needed, free, context
+        self.partial = partial  # ``needed`` is what was written before the disk filled: a lower bound
         super().__init__(self._message())
 
     def _message(self) -> str:
-        need = f"about {_size(self.needed)} needed" if self.needed else "space needed"
+        need = f"{'more than' if self.partial else 'about'} {_size(self.needed)} needed" if self.needed else "space needed"
         free = f", {_size(self.free)} free" if self.free is not None else ""
         text = f"cannot write {self.path}: no space left on its disk ({need}{free}); free some space"
         return f"{text}; {self.context}" if self.context else text
 
     def with_context(self, context: str) -> DiskFullError:
         """The same error, followed by what is intact and how to continue."""
-        return DiskFullError(self.path, self.needed, self.free, context)
+        return DiskFullError(self.path, self.needed, self.free, context, self.partial)
 
 
 def _size(n: int | None) -> str:
@@ -122,7 +123,9 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any], needed: in
         written = tmp.stat().st_size if tmp.exists() else 0
         tmp.unlink(missing_ok=True)
         if isinstance(exc, Exception) and is_disk_full(exc):
-            raise DiskFullError(path, max(needed or 0, written) or None, free_bytes(path.parent)) from None
+            partial = written >= (needed or 0)
+            raise DiskFullError(path, max(needed or 0, written) or None, free_bytes(path.parent),
+                                partial=partial) from None
         raise
     fsync_folder(path.parent)
     return path

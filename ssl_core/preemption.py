@@ -10,19 +10,53 @@ were there before are back). Under DDP the flag is reduced over the
 processes at every step, so all of them stop at the same step even when the
 signal reached only one.
 
-Lightning's own SIGTERM handler (which stops at the next batch without a
-checkpoint) is replaced for the duration of the training loop.
+Under SLURM (``SLURM_JOB_ID`` set) SIGUSR1, the signal ``#SBATCH
+--signal=USR1@<seconds>`` sends before the time limit, does the same and
+then requeues the job (``scontrol requeue``, as Lightning's auto-requeue
+does); the requeued job (``SLURM_RESTART_COUNT`` > 0) runs the same command
+and :func:`ssl_core.run.train` resumes it from the checkpoint.
+
+Lightning's own handlers (SIGTERM: stop at the next batch without a
+checkpoint; SIGUSR1 under SLURM: a checkpoint written from inside the signal
+handler, in the middle of a step, so not one that resumes exactly) are
+replaced for the duration of the training loop.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import signal
+import subprocess
 import threading
 from pathlib import Path
 
 from pytorch_lightning.callbacks import Callback
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def slurm_job() -> str | None:
+    """The SLURM job to requeue (``<array job>_<task>`` for an array task), or ``None`` outside SLURM."""
+    array = os.environ.get("SLURM_ARRAY_JOB_ID")
+    job = f"{array}_{os.environ.get('SLURM_ARRAY_TASK_ID')}" if array else os.environ.get("SLURM_JOB_ID")
+    return job if job and re.fullmatch(r"[0-9_]+", job) else None
+
+
+def requeued() -> bool:
+    """Whether this is a SLURM job that was requeued (``SLURM_RESTART_COUNT`` > 0)."""
+    return slurm_job() is not None and os.environ.get("SLURM_RESTART_COUNT", "0").strip() not in ("", "0")
+
+
+def requeue(job: str) -> str:
+    """``scontrol requeue JOB``; what happened, in words."""
+    try:
+        done = subprocess.run(["scontrol", "requeue", job], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"requeueing SLURM job {job} failed ({exc})"
+    if done.returncode != 0:
+        return f"requeueing SLURM job {job} failed (scontrol: {(done.stderr or done.stdout).strip()[:200]})"
+    return f"SLURM job {job} requeued"
 
 
 class Preempted(Exception):
@@ -34,10 +68,12 @@ class Preempted(Exception):
         checkpoint: its path.
     """
 
-    def __init__(self, signum: int, step: int, checkpoint: Path):
+    def __init__(self, signum: int, step: int, checkpoint: Path, requeue: str | None = None):
         self.signum, self.step, self.checkpoint = signum, step, Path(checkpoint)
+        then = f"; {requeue}: it resumes from there" if requeue and requeue.endswith("requeued") else (
+            f"; {requeue}; continue the run with --resume" if requeue else "; continue the run with --resume")
         super().__init__(f"{signal.Signals(signum).name} received: saved the checkpoint of step {step} "
-                         f"({checkpoint}); continue the run with --resume")
+                         f"({checkpoint}){then}")
 
     @property
     def exit_code(self) -> int:
@@ -71,8 +107,9 @@ class PreemptionCheckpoint(Callback):
     def on_train_start(self, trainer, pl_module) -> None:
         self.received = None
         if threading.current_thread() is threading.main_thread():
-            self._previous = {s: signal.getsignal(s) for s in SIGNALS}
-            for s in SIGNALS:
+            signals = SIGNALS + ((signal.SIGUSR1,) if slurm_job() and hasattr(signal, "SIGUSR1") else ())
+            self._previous = {s: signal.getsignal(s) for s in signals}
+            for s in signals:
                 signal.signal(s, self._handle)
 
     def on_train_end(self, trainer, pl_module) -> None:
@@ -91,4 +128,7 @@ class PreemptionCheckpoint(Callback):
             trainer._logger_connector.update_train_step_metrics()  # this step's CSV row, as a periodic checkpoint
             self.last._save(trainer, pl_module)
         self._restore()
-        raise Preempted(self.received or signal.SIGTERM, trainer.global_step, self.last.path)
+        signum = self.received or signal.SIGTERM
+        job = slurm_job() if signum == getattr(signal, "SIGUSR1", None) else None
+        done = requeue(job) if job and trainer.is_global_zero else None
+        raise Preempted(signum, trainer.global_step, self.last.path, done)

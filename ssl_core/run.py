@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from ssl_core.epoch_sampler import EpochSampler, ResumableLoader
 from ssl_core.errors import ConfigError
 from ssl_core.multi_view_dataset import MultiViewDataset
 from ssl_core.pipeline import build_pipeline
+from ssl_core.preemption import requeued, slurm_job
 from ssl_core.registry import Registry
 from ssl_core.run_lock import hold_run_folder
 from ssl_core.trainer import SSLModule, make_trainer
@@ -55,6 +57,10 @@ def _train(config: Config, registry: Registry, resume: bool, callbacks: list | N
     checkpoints = run_dir / "checkpoints"
     saved = run_dir / PIPELINE_FILE
     resolved = yaml.safe_dump(config.values, sort_keys=False)
+    if not resume and requeued() and checkpoint_files(checkpoints):  # SLURM requeued the job: same command line
+        print(f"[ssl-core] SLURM job {slurm_job()} was requeued (restart {os.environ['SLURM_RESTART_COUNT']}): "
+              f"resuming the run in {run_dir}")
+        resume = True
     if resume:
         if not checkpoint_files(checkpoints):
             raise ConfigError(f"--resume: no checkpoint at {checkpoints / LAST_CHECKPOINT}; start the run without --resume")

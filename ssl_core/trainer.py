@@ -158,7 +158,8 @@ class LastCheckpoint(Callback):
         except BaseException as exc:
             pl_module.checkpoint_step = good  # the write failed: the last good checkpoint is still the older one
             if isinstance(exc, DiskFullError):
-                raise exc.with_context(f"{pl_module.last_good_checkpoint()}, and --resume continues from it") from None
+                then = ", and --resume continues from it" if good is not None else "; start the run again"
+                raise exc.with_context(pl_module.last_good_checkpoint() + then) from None
             raise
 
 

@@ -28,6 +28,7 @@ def child(cmd):
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     code = 1
+    os.environ.update(cmd.get("env") or {})
     try:
         if cmd.get("inject"):
             import faults

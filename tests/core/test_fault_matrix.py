@@ -206,3 +206,80 @@ def test_fault_then_resume(tmp_path, zygote, straight, case):
     assert (run / "training_curves.png").exists()
     assert len(list((run / "logs").glob("part*"))) == parts + case.trained_again
     assert not temporary_files(run), temporary_files(run)
+
+
+def test_slurm_sigusr1_saves_requeues_and_the_requeued_job_resumes(tmp_path, zygote, straight):
+    """``#SBATCH --signal=USR1@90``: SIGUSR1 saves the step, calls ``scontrol requeue``; the same command resumes.
+
+    ``scontrol`` is a stand-in on the PATH that records its arguments; the
+    requeued job is the same command line with ``SLURM_RESTART_COUNT=1``, as
+    SLURM starts it.
+    """
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "scontrol.calls"
+    (bin_dir / "scontrol").write_text(f"#!/bin/sh\necho \"$@\" >> {calls}\n")
+    (bin_dir / "scontrol").chmod(0o755)
+    slurm = {"SLURM_JOB_ID": "4242", "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    path = tiny_pipeline(tmp_path, epochs=1, every=EVERY, output="run", test_fraction=0.6, extra=EXTRA)
+    run = tmp_path / "run"
+    log = tmp_path / "job.log"
+    pid = zygote.start("cli", log, argv=["run", str(path)], env=slurm)
+    assert poll_until(pid, (run / "checkpoints" / "previous.ckpt").exists), log.read_text()[-3000:]
+    os.kill(pid, signal.SIGUSR1)
+    assert zygote.wait(pid) == 128 + signal.SIGUSR1, log.read_text()[-3000:]
+    line = one_line(log.read_text(), "[ssl-core] SIGUSR1 received")
+    step = int(re.search(r"checkpoint of step (\d+)", line).group(1))
+    assert "SLURM job 4242 requeued: it resumes from there" in line, line
+    assert calls.read_text().split() == ["requeue", "4242"]
+    assert safe_torch_load(run / "checkpoints" / "last.ckpt")["global_step"] == step
+
+    requeued_log = tmp_path / "requeued.log"
+    again = zygote.start("cli", requeued_log, argv=["run", str(path)], env={**slurm, "SLURM_RESTART_COUNT": "1"})
+    assert zygote.wait(again) == 0, requeued_log.read_text()[-3000:]
+    assert "SLURM job 4242 was requeued (restart 1): resuming the run" in requeued_log.read_text()
+    tensors_equal(safe_torch_load(straight / "model.pt"), safe_torch_load(run / "model.pt"))
+    assert read_metrics(run)["loss"] == read_metrics(straight)["loss"]
+    assert metrics(run) == metrics(straight)
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A 96 KB tmpfs (a real file system that fills up); skips where mounting is not allowed (not root)."""
+    import subprocess
+
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(mount)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or 'mount failed'}); the patched-writer "
+                    f"cases cover the full disk")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_a_real_full_disk(tmp_path, zygote, straight, small_tmpfs):
+    """On a 96 KB tmpfs the second checkpoint does not fit: one line, no debris, and after growing it, resume."""
+    import subprocess
+
+    path = tiny_pipeline(tmp_path, epochs=1, every=EVERY, output="disk/run", test_fraction=0.6, extra=EXTRA)
+    run = small_tmpfs / "run"
+    log = tmp_path / "full.log"
+    code = zygote.wait(zygote.start("cli", log, argv=["run", str(path)]))
+    text = log.read_text()
+    assert code == 2 and "Traceback" not in text, text[-3000:]
+    line = one_line(text, "ssl-core: error: ")
+    assert "no space left on its disk" in line and "needed" in line and "free" in line, line
+    assert "is intact, and --resume continues from it" in line, line
+    assert not temporary_files(run), temporary_files(run)
+    _, kept, _ = resume_checkpoint(run / "checkpoints")
+    assert kept >= EVERY
+    subprocess.run(["mount", "-o", "remount,size=16m", str(small_tmpfs)], check=True)  # space freed
+    resumed_log = tmp_path / "resumed.log"
+    assert zygote.wait(zygote.start("cli", resumed_log, argv=["run", str(path), "--resume"])) == 0, \
+        resumed_log.read_text()[-3000:]
+    tensors_equal(safe_torch_load(straight / "model.pt"), safe_torch_load(run / "model.pt"))
+    assert read_metrics(run)["loss"] == read_metrics(straight)["loss"]
+    assert metrics(run) == metrics(straight)
