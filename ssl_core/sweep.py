@@ -34,7 +34,7 @@ from typing import Any, Callable
 
 import yaml
 
-from ssl_core.atomic_write import atomic_write_text
+from ssl_core.atomic_write import atomic_savefig, atomic_write_text
 from ssl_core.compare import compare, load_results
 from ssl_core.config import Config, load_config, parse_override
 from ssl_core.errors import ConfigError
@@ -292,8 +292,10 @@ def plot(summary: dict, path: Path) -> Path:
         ax.axis("off")
     fig.suptitle(f"sweep of {summary['param']}", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        atomic_savefig(fig, path, dpi=110)
+    finally:
+        plt.close(fig)
     return path
 
 

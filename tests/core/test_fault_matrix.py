@@ -283,3 +283,24 @@ def test_a_real_full_disk(tmp_path, zygote, straight, small_tmpfs):
     tensors_equal(safe_torch_load(straight / "model.pt"), safe_torch_load(run / "model.pt"))
     assert read_metrics(run)["loss"] == read_metrics(straight)["loss"]
     assert metrics(run) == metrics(straight)
+
+
+@pytest.mark.parametrize("fmt", ["torchvision", "detectron2"])
+def test_export_on_a_full_disk(tmp_path, straight, monkeypatch, capsys, fmt):
+    """An export that does not fit: one line, exit 2, no file or temporary left; with space, the export works."""
+    from faults import inject
+    from ssl_core.cli import main
+
+    if fmt == "detectron2":  # needs a ResNet: the format's own refusal would come first on small_cnn
+        monkeypatch.setattr("ssl_core.export.trained_encoder_state",
+                            lambda run_dir, registry=None: {"layer1.0.conv1.weight": torch.ones(4, 4)})
+    out = tmp_path / "exports" / f"backbone.{fmt}"
+    model = (straight / "model.pt").read_bytes()
+    inject(f".{out.name}.tmp", "full", budget=100, monkeypatch=monkeypatch)
+    assert main(["export", str(straight), "--format", fmt, "--out", str(out)]) == 2
+    line = one_line(capsys.readouterr().err, "ssl-core: error: ")
+    assert f"cannot write {out}: no space left" in line, line
+    assert not list(out.parent.iterdir())
+    monkeypatch.setattr("ssl_core.atomic_write.open_for_writing", lambda p: open(p, "wb"))  # space freed
+    assert main(["export", str(straight), "--format", fmt, "--out", str(out)]) == 0
+    assert out.exists() and (straight / "model.pt").read_bytes() == model
