@@ -9,9 +9,9 @@ from pathlib import Path
 
 import yaml
 
-from ssl_core.atomic_write import DiskFullError, remove_stale_temporaries
+from ssl_core.atomic_write import DiskFullError, free_bytes, is_disk_full, remove_stale_temporaries
 from ssl_core.checkpoint_io import (LAST_CHECKPOINT, CheckpointError, atomic_torch_save, atomic_write_text,
-                                    checkpoint_files, resume_checkpoint)
+                                    checkpoint_files, resume_checkpoint, safe_torch_load)
 from ssl_core.config import Config
 from ssl_core.epoch_sampler import EpochSampler, ResumableLoader
 from ssl_core.errors import ConfigError
@@ -73,8 +73,15 @@ def _train(config: Config, registry: Registry, resume: bool, callbacks: list | N
             except CheckpointError as exc:
                 if str(exc).startswith("refusing"):
                     raise
-            print(f"[ssl-core] the run in {run_dir} finished training ({MODEL_FILE}); not trained again")
-            return run_dir
+            try:
+                safe_torch_load(run_dir / MODEL_FILE)
+            except CheckpointError as exc:  # damaged from outside: written again from the final checkpoint
+                if str(exc).startswith("refusing"):
+                    raise
+                print(f"[ssl-core] {exc}; writing it again from the last checkpoint")
+            else:
+                print(f"[ssl-core] the run in {run_dir} finished training ({MODEL_FILE}); not trained again")
+                return run_dir
     elif checkpoint_files(checkpoints) or (run_dir / MODEL_FILE).exists():
         raise ConfigError(f"the run folder {run_dir} already holds a run; add --resume to continue it, "
                           f"or choose another folder with output=runs/<new name>")
@@ -99,7 +106,14 @@ def _train(config: Config, registry: Registry, resume: bool, callbacks: list | N
     module = SSLModule(pipeline.objective, train_cfg, sampler, run_dir / "checkpoints")
     trainer = make_trainer(train_cfg, run_dir, callbacks)
     started = time.time()
-    trainer.fit(module, loader, ckpt_path=str(checkpoint) if checkpoint else None)
+    try:
+        trainer.fit(module, loader, ckpt_path=str(checkpoint) if checkpoint else None)
+    except OSError as exc:  # a log or any other file written during training, on a full disk
+        if not is_disk_full(exc):
+            raise
+        then = ", and --resume continues from it" if module.checkpoint_step is not None else "; start the run again"
+        raise DiskFullError(Path(exc.filename or run_dir), None, free_bytes(run_dir),
+                            module.last_good_checkpoint() + then) from None
     if trainer.interrupted:
         return run_dir
     if trainer.global_rank != 0:  # under DDP the other processes end here; rank 0 saves and evaluates

@@ -52,9 +52,31 @@ class FaultyFile:
 
 
 def inject(pattern: str, action: str, budget: int = 0, nth: int = 1, monkeypatch=None) -> dict:
-    """Make the ``nth`` write of a file named like ``pattern`` fail; returns the counts (``{"seen": n}``)."""
-    original = ssl_core.atomic_write.open_for_writing
+    """Make the ``nth`` write of a file named like ``pattern`` fail; returns the counts (``{"seen": n}``).
+
+    ``action="full_open"`` is for files other libraries write (Lightning's CSV
+    log): every ``open`` of such a file for writing raises ``ENOSPC``.
+    """
     counts = {"seen": 0}
+    if action == "full_open":
+        import builtins
+
+        real_open = builtins.open
+
+        def open_full(file, mode="r", *args, **kwargs):
+            if isinstance(file, (str, os.PathLike)) and pattern in os.path.basename(os.fspath(file)) \
+                    and any(c in mode for c in "wax+"):
+                counts["seen"] += 1
+                if counts["seen"] >= nth:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), os.fspath(file))
+            return real_open(file, mode, *args, **kwargs)
+
+        if monkeypatch is not None:
+            monkeypatch.setattr(builtins, "open", open_full)
+        else:
+            builtins.open = open_full
+        return counts
+    original = ssl_core.atomic_write.open_for_writing
 
     def open_for_writing(path):
         if pattern in os.path.basename(path):
