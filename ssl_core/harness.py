@@ -118,7 +118,7 @@ def evaluate_run(run_dir: str | Path, registry: Registry | None = None, progress
     The run folder is locked meanwhile (:mod:`ssl_core.run_lock`): evaluating a
     run that another process is training is refused.
     """
-    with hold_run_folder(run_dir, "evaluation"):
+    with hold_run_folder(run_dir, "evaluation", create=False):
         return _evaluate_run(Path(run_dir), registry, progress)
 
 

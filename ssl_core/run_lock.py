@@ -63,14 +63,20 @@ def holder(run_dir: Path) -> dict:
 
 
 @contextmanager
-def hold_run_folder(run_dir: str | Path, purpose: str = "training") -> Iterator[None]:
-    """Hold the lock of ``run_dir`` (created if needed) for the ``with`` block.
+def hold_run_folder(run_dir: str | Path, purpose: str = "training", create: bool = True) -> Iterator[None]:
+    """Hold the lock of ``run_dir`` for the ``with`` block.
+
+    Args:
+        run_dir: the run folder, created if needed when ``create``; without it a
+            missing folder is not locked (nothing is in it to protect, and the
+            caller reports it missing).
+        purpose: what the holder does, for the message of a refused process.
 
     Raises:
         RunFolderBusy: another process holds it; the message names it and what to do.
     """
     run_dir = Path(run_dir)
-    if fcntl is None or launch_rank() != 0:
+    if fcntl is None or launch_rank() != 0 or (not create and not run_dir.is_dir()):
         yield
         return
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -104,3 +104,11 @@ def test_only_the_launching_process_of_a_ddp_run_locks(tmp_path, monkeypatch, en
     (run / LOCK_FILE).touch()
     with hold_run_folder(run):
         assert lock_is_free(run) == (rank != 0)
+
+
+def test_eval_of_a_missing_folder_creates_nothing(tmp_path, capsys):
+    from ssl_core.cli import main
+
+    assert main(["eval", str(tmp_path / "typo")]) == 2
+    assert "no trained model" in capsys.readouterr().err
+    assert not (tmp_path / "typo").exists()
