@@ -1,9 +1,9 @@
 """The fault matrix: each phase of a run meets each fault a long run meets, and three things hold every time.
 
-Phases: training, checkpoint write, ``model.pt`` write, evaluation, results
-write (``results.json``, ``results.md``, the plot). Faults: a kill (SIGKILL,
-which no program can handle), a preemption (SIGTERM, SIGINT), a full disk,
-a damaged file. Each case runs ``ssl-core run`` in a real process forked
+Phases: training (its CSV log included), checkpoint write, ``model.pt``
+write, evaluation, results write (``results.json``, ``results.md``, the
+plot), export. Faults: a kill (SIGKILL, which no program can handle), a
+preemption (SIGTERM, SIGINT, SLURM's SIGUSR1), a full disk, a damaged file. Each case runs ``ssl-core run`` in a real process forked
 from a zygote (:mod:`zygote`); a full disk and a kill mid-write are injected
 exactly where ssl-core writes (:mod:`faults`: the write gets N bytes, then
 ``ENOSPC``, or the process SIGKILLs itself). Each case checks:
@@ -19,7 +19,9 @@ exactly where ssl-core writes (:mod:`faults`: the write gets N bytes, then
 
 The feature cache's faults (kill mid-build, full disk, replaced file, two
 builders) are in ``tests/modalities/ssl_speech/test_feature_cache_faults.py``;
-two processes on one run folder in ``test_run_lock.py``.
+two processes on one run folder in ``test_run_lock.py``; DDP faults in
+``test_ddp_divergence.py`` and ``test_ddp_preemption.py``. The README's
+fault matrix counts them all.
 """
 
 from __future__ import annotations
