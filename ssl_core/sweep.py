@@ -41,7 +41,7 @@ from ssl_core.errors import ConfigError
 from ssl_core.registry import Registry
 from ssl_core.run import MODEL_FILE, PIPELINE_FILE, train
 from ssl_core.run_lock import hold_run_folder
-from ssl_core.trainer import LAST_CHECKPOINT
+from ssl_core.checkpoint_io import checkpoint_files
 
 PRETRAINED = "pretrained"
 
@@ -114,7 +114,7 @@ def plan(pipeline: str | Path, param: str, values: list[str], overrides: list[st
         run_dir = out_dir / folder_name(param, text)
         config = load_config(pipeline, [*overrides, f"{param}={text}", f"output={run_dir}"], registry)
         point = SweepPoint(text, parse_override(f"{param}={text}")[1], config, run_dir)
-        if (run_dir / MODEL_FILE).exists() or (run_dir / "checkpoints" / LAST_CHECKPOINT).exists():
+        if (run_dir / MODEL_FILE).exists() or checkpoint_files(run_dir / "checkpoints"):
             if not _same_pipeline(run_dir, config):
                 raise ConfigError(f"{run_dir} holds a run of a different pipeline (see its {PIPELINE_FILE}); "
                                   f"choose another --out for this sweep, or remove that folder")
