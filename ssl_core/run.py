@@ -104,6 +104,7 @@ def _train(config: Config, registry: Registry, resume: bool, callbacks: list | N
     loader = ResumableLoader(MultiViewDataset(pipeline.train_data, pipeline.views, config.values["seed"]), sampler,
                              num_workers=config.values["data"]["num_workers"])
     module = SSLModule(pipeline.objective, train_cfg, sampler, run_dir / "checkpoints")
+    module.good_checkpoint = checkpoint  # what a failure before the next checkpoint names as intact
     trainer = make_trainer(train_cfg, run_dir, callbacks)
     started = time.time()
     try:

@@ -48,10 +48,11 @@ class SSLModule(pl.LightningModule):
         self.checkpoint_dir = checkpoint_dir
         self._pending_rng: dict | None = None
         self.checkpoint_step: int | None = None  # global step of the last checkpoint written or loaded
+        self.good_checkpoint: Path | None = None  # that checkpoint's file, when not last.ckpt (resumed from previous.ckpt)
 
     def last_good_checkpoint(self) -> str:
         """Where the run can resume from, for a :class:`DivergenceError`."""
-        last = self.checkpoint_dir / LAST_CHECKPOINT if self.checkpoint_dir else None
+        last = self.good_checkpoint or (self.checkpoint_dir / LAST_CHECKPOINT if self.checkpoint_dir else None)
         if last is None or not last.exists():
             return "no checkpoint was written yet"
         step = "" if self.checkpoint_step is None else f" (step {self.checkpoint_step})"
@@ -155,6 +156,7 @@ class LastCheckpoint(Callback):
         good = pl_module.checkpoint_step
         try:
             trainer.save_checkpoint(self.path, weights_only=False)
+            pl_module.good_checkpoint = None  # last.ckpt is the good one now
         except BaseException as exc:
             pl_module.checkpoint_step = good  # the write failed: the last good checkpoint is still the older one
             if isinstance(exc, DiskFullError):

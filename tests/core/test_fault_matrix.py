@@ -310,3 +310,25 @@ def test_export_on_a_full_disk(tmp_path, straight, monkeypatch, capsys, fmt):
     monkeypatch.setattr("ssl_core.atomic_write.open_for_writing", lambda p: open(p, "wb"))  # space freed
     assert main(["export", str(straight), "--format", fmt, "--out", str(out)]) == 0
     assert out.exists() and (straight / "model.pt").read_bytes() == model
+
+
+def test_resumed_from_previous_then_a_full_disk_names_previous_as_intact(tmp_path, zygote, straight):
+    """last.ckpt damaged, the run resumed from previous.ckpt, the next checkpoint does not fit: previous is named."""
+    path = tiny_pipeline(tmp_path, epochs=1, every=EVERY, output="run", test_fraction=0.6, extra=EXTRA)
+    checkpoints = tmp_path / "run" / "checkpoints"
+    pid = zygote.start("cli", tmp_path / "killed.log", argv=["run", str(path)])
+    assert poll_until(pid, (checkpoints / "previous.ckpt").exists)
+    os.kill(pid, signal.SIGKILL)
+    assert zygote.wait(pid) == -signal.SIGKILL
+    last = checkpoints / "last.ckpt"
+    last.write_bytes(last.read_bytes()[:1000])
+    step = safe_torch_load(checkpoints / "previous.ckpt")["global_step"]
+    log = tmp_path / "full.log"
+    assert zygote.wait(zygote.start("cli", log, argv=["run", str(path), "--resume"], inject=full(".last.ckpt.tmp"))) == 2
+    line = one_line(log.read_text(), "ssl-core: error: ")
+    assert f"{checkpoints / 'previous.ckpt'} (step {step}), is intact, and --resume continues from it" in line, line
+    assert safe_torch_load(checkpoints / "previous.ckpt")["global_step"] == step
+    resumed = tmp_path / "resumed.log"
+    assert zygote.wait(zygote.start("cli", resumed, argv=["run", str(path), "--resume"])) == 0, resumed.read_text()[-3000:]
+    tensors_equal(safe_torch_load(straight / "model.pt"), safe_torch_load(tmp_path / "run" / "model.pt"))
+    assert read_metrics(tmp_path / "run")["loss"] == read_metrics(straight)["loss"]
