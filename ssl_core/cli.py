@@ -192,8 +192,16 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (SslCoreError, FileNotFoundError, ValueError) as exc:
+    except (SslCoreError, FileNotFoundError, PermissionError, ValueError) as exc:
         print(f"ssl-core: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the machine's fault, not ssl-core's: a full disk where no message names more
+        from ssl_core.atomic_write import is_disk_full
+
+        if not is_disk_full(exc):
+            raise
+        print(f"ssl-core: error: cannot write {exc.filename or 'a file'}: no space left on its disk; free some "
+              f"space (files written before are complete; --resume continues a run)", file=sys.stderr)
         return 2
     except Preempted as exc:  # SIGTERM / SIGINT during training: a checkpoint of the current step was saved
         print(f"[ssl-core] {exc}", file=sys.stderr)

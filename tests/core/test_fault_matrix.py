@@ -332,3 +332,22 @@ def test_resumed_from_previous_then_a_full_disk_names_previous_as_intact(tmp_pat
     assert zygote.wait(zygote.start("cli", resumed, argv=["run", str(path), "--resume"])) == 0, resumed.read_text()[-3000:]
     tensors_equal(safe_torch_load(straight / "model.pt"), safe_torch_load(tmp_path / "run" / "model.pt"))
     assert read_metrics(tmp_path / "run")["loss"] == read_metrics(straight)["loss"]
+
+
+@pytest.mark.parametrize("error", ["full", "permission"])
+def test_an_unforeseen_write_failure_is_one_line(monkeypatch, capsys, error):
+    """Full disk or permission denied where no ssl-core writer saw it (a third-party file): one line, exit 2."""
+    import errno as errnos
+
+    import ssl_core.cli
+
+    code = errnos.ENOSPC if error == "full" else errnos.EACCES
+    exc = (OSError if error == "full" else PermissionError)(code, os.strerror(code), "/somewhere/events.out")
+
+    def failing(args):
+        raise exc
+
+    monkeypatch.setattr(ssl_core.cli, "_cmd_plugins", failing)
+    assert ssl_core.cli.main(["plugins"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("ssl-core: error: ") and "/somewhere/events.out" in err, err
