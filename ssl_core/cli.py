@@ -17,11 +17,13 @@ def _cmd_run(args) -> int:
     from ssl_core.config import load_config
     from ssl_core.harness import evaluate_run
     from ssl_core.run import MODEL_FILE, run_dir_of, train
+    from ssl_core.preemption import requeue_on_sigusr1
     from ssl_core.run_lock import hold_run_folder
 
     registry = ssl_core.registry()
     config = load_config(args.pipeline, args.overrides, registry)
-    with hold_run_folder(run_dir_of(config)):  # training and evaluation, with no other process in between
+    # training and evaluation with no other process in between; under SLURM, SIGUSR1 requeues throughout
+    with hold_run_folder(run_dir_of(config)), requeue_on_sigusr1("the run"):
         run_dir = train(config, registry, resume=args.resume)
         if run_dir is None:  # a non-zero DDP rank: rank 0 evaluates
             return 0

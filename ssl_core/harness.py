@@ -23,6 +23,7 @@ from ssl_core.pipeline import Pipeline, build, build_pipeline
 from ssl_core.plots import plot_training_curves
 from ssl_core.registry import Registry
 from ssl_core.run import MODEL_FILE, PIPELINE_FILE
+from ssl_core.preemption import requeue_on_sigusr1
 from ssl_core.run_lock import hold_run_folder
 
 PRETRAINED = "pretrained"
@@ -118,7 +119,7 @@ def evaluate_run(run_dir: str | Path, registry: Registry | None = None, progress
     The run folder is locked meanwhile (:mod:`ssl_core.run_lock`): evaluating a
     run that another process is training is refused.
     """
-    with hold_run_folder(run_dir, "evaluation", create=False):
+    with hold_run_folder(run_dir, "evaluation", create=False), requeue_on_sigusr1():
         return _evaluate_run(Path(run_dir), registry, progress)
 
 

@@ -29,7 +29,9 @@ import re
 import signal
 import subprocess
 import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from pytorch_lightning.callbacks import Callback
 
@@ -57,6 +59,36 @@ def requeue(job: str) -> str:
     if done.returncode != 0:
         return f"requeueing SLURM job {job} failed (scontrol: {(done.stderr or done.stdout).strip()[:200]})"
     return f"SLURM job {job} requeued"
+
+
+@contextmanager
+def requeue_on_sigusr1(what: str = "the evaluation") -> Iterator[None]:
+    """Under SLURM, a SIGUSR1 outside the training loop requeues the job at once and lets the work go on.
+
+    There is no step to checkpoint (building, evaluating): the requeued job,
+    started when SLURM ends this one, continues from the files written (a
+    finished training is not done again). Inside the training loop
+    :class:`PreemptionCheckpoint` takes over. Held around a whole ``ssl-core
+    run``, it also keeps Lightning from installing its own SIGUSR1 handler
+    (Lightning installs one only where none is set). Outside SLURM, or off the
+    main thread, nothing changes.
+    """
+    usr1 = getattr(signal, "SIGUSR1", None)
+    job = slurm_job()
+    if usr1 is None or job is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum, frame):
+        signal.signal(usr1, signal.SIG_IGN)  # once
+        print(f"[ssl-core] SIGUSR1 received during {what}: {requeue(job)}; the requeued job continues from the "
+              f"files written so far (a finished training is not done again)", flush=True)
+
+    previous = signal.signal(usr1, handle)
+    try:
+        yield
+    finally:
+        signal.signal(usr1, previous)
 
 
 class Preempted(Exception):

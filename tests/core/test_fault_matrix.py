@@ -214,6 +214,30 @@ def test_fault_then_resume(tmp_path, zygote, straight, case):
     assert not temporary_files(run), temporary_files(run)
 
 
+def fake_slurm(tmp_path) -> tuple[dict, Path]:
+    """SLURM's environment for a job 4242, with a stand-in ``scontrol`` that records its arguments."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "scontrol.calls"
+    (bin_dir / "scontrol").write_text(f"#!/bin/sh\necho \"$@\" >> {calls}\n")
+    (bin_dir / "scontrol").chmod(0o755)
+    return {"SLURM_JOB_ID": "4242", "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}, calls
+
+
+def test_slurm_sigusr1_during_evaluation_requeues_and_the_evaluation_goes_on(tmp_path, zygote, straight):
+    slurm, calls = fake_slurm(tmp_path)
+    path = tiny_pipeline(tmp_path, epochs=1, every=EVERY, output="run", test_fraction=0.6, extra=EXTRA)
+    run = tmp_path / "run"
+    log = tmp_path / "job.log"
+    pid = zygote.start("cli", log, argv=["run", str(path)], env=slurm)
+    assert poll_until(pid, (run / "model.pt").exists), log.read_text()[-3000:]
+    os.kill(pid, signal.SIGUSR1)
+    assert zygote.wait(pid) == 0, log.read_text()[-3000:]  # the default action of SIGUSR1 would have ended it
+    line = one_line(log.read_text(), "[ssl-core] SIGUSR1 received during the ")
+    assert "SLURM job 4242 requeued" in line and calls.read_text().split() == ["requeue", "4242"], line
+    assert metrics(run) == metrics(straight)
+
+
 def test_slurm_sigusr1_saves_requeues_and_the_requeued_job_resumes(tmp_path, zygote, straight):
     """``#SBATCH --signal=USR1@90``: SIGUSR1 saves the step, calls ``scontrol requeue``; the same command resumes.
 
@@ -221,12 +245,7 @@ def test_slurm_sigusr1_saves_requeues_and_the_requeued_job_resumes(tmp_path, zyg
     requeued job is the same command line with ``SLURM_RESTART_COUNT=1``, as
     SLURM starts it.
     """
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    calls = tmp_path / "scontrol.calls"
-    (bin_dir / "scontrol").write_text(f"#!/bin/sh\necho \"$@\" >> {calls}\n")
-    (bin_dir / "scontrol").chmod(0o755)
-    slurm = {"SLURM_JOB_ID": "4242", "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    slurm, calls = fake_slurm(tmp_path)
     path = tiny_pipeline(tmp_path, epochs=1, every=EVERY, output="run", test_fraction=0.6, extra=EXTRA)
     run = tmp_path / "run"
     log = tmp_path / "job.log"
