@@ -16,20 +16,24 @@ def _cmd_run(args) -> int:
     import ssl_core
     from ssl_core.config import load_config
     from ssl_core.harness import evaluate_run
-    from ssl_core.run import MODEL_FILE, train
+    from ssl_core.run import MODEL_FILE, run_dir_of, train
+    from ssl_core.preemption import requeue_on_sigusr1
+    from ssl_core.run_lock import hold_run_folder
 
     registry = ssl_core.registry()
     config = load_config(args.pipeline, args.overrides, registry)
-    run_dir = train(config, registry, resume=args.resume)
-    if run_dir is None:  # a non-zero DDP rank: rank 0 evaluates
-        return 0
-    if not (run_dir / MODEL_FILE).exists():
-        print(f"[ssl-core] training stopped early; continue with: ssl-core run {args.pipeline} "
-              f"{' '.join(args.overrides)} --resume".replace("  ", " "))
-        return 1
-    if config.values["evaluate"]:
-        evaluate_run(run_dir, registry)
-        print((run_dir / "results.md").read_text())
+    # training and evaluation with no other process in between; under SLURM, SIGUSR1 requeues throughout
+    with hold_run_folder(run_dir_of(config)), requeue_on_sigusr1("the run"):
+        run_dir = train(config, registry, resume=args.resume)
+        if run_dir is None:  # a non-zero DDP rank: rank 0 evaluates
+            return 0
+        if not (run_dir / MODEL_FILE).exists():
+            print(f"[ssl-core] training stopped early; continue with: ssl-core run {args.pipeline} "
+                  f"{' '.join(args.overrides)} --resume".replace("  ", " "))
+            return 1
+        if config.values["evaluate"]:
+            evaluate_run(run_dir, registry)
+            print((run_dir / "results.md").read_text())
     print(f"[ssl-core] run folder: {run_dir}")
     return 0
 
@@ -179,15 +183,35 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from ssl_core import run_lock
+
+    run_lock.command = " ".join(["ssl-core", *(sys.argv[1:] if argv is None else argv)])  # named by a busy folder
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*LeafSpec.*")
     # Lightning's start-up chatter (accelerator lines, advertising tips) hides what matters.
     logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
+    from ssl_core.preemption import Preempted
+
     try:
         return args.func(args)
-    except (SslCoreError, FileNotFoundError, ValueError) as exc:
+    except (SslCoreError, FileNotFoundError, PermissionError, ValueError) as exc:
         print(f"ssl-core: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the machine's fault, not ssl-core's: a full disk where no message names more
+        from ssl_core.atomic_write import is_disk_full
+
+        if not is_disk_full(exc):
+            raise
+        print(f"ssl-core: error: cannot write {exc.filename or 'a file'}: no space left on its disk; free some "
+              f"space (files written before are complete; --resume continues a run)", file=sys.stderr)
+        return 2
+    except Preempted as exc:  # SIGTERM / SIGINT during training: a checkpoint of the current step was saved
+        print(f"[ssl-core] {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:  # Ctrl-C outside the training loop (building, evaluating): nothing half-written
+        print("[ssl-core] interrupted; every file written so far is complete (--resume, or ssl-core eval, "
+              "continues)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

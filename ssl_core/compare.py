@@ -12,6 +12,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ssl_core.atomic_write import atomic_savefig, atomic_write_text  # noqa: E402
+
 OUTCOME_KEYS = {"chosen_lr", "val_top1_by_lr", "per_task", "feature_dim", "skipped", "pr_curve_json", "pr_curve_png"}
 """Protocol entries that are outcomes of a run (or depend on its encoder, or are its own files), not part of the protocol."""
 
@@ -111,8 +113,10 @@ def bar_chart(comparison: dict, out: Path) -> Path:
     ax.legend(fontsize=8)
     ax.set_title("comparison (hatched: protocols differ)")
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    try:
+        atomic_savefig(fig, out, dpi=110)
+    finally:
+        plt.close(fig)
     return out
 
 
@@ -120,7 +124,7 @@ def write_comparison(run_dirs: list[Path], out_dir: Path) -> dict:
     """Write ``comparison.md``, ``comparison.csv`` and ``comparison.png`` into ``out_dir``."""
     comparison = compare([Path(d) for d in run_dirs])
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "comparison.md").write_text(to_markdown(comparison))
-    (out_dir / "comparison.csv").write_text(to_csv(comparison))
+    atomic_write_text(out_dir / "comparison.md", to_markdown(comparison))
+    atomic_write_text(out_dir / "comparison.csv", to_csv(comparison))
     bar_chart(comparison, out_dir / "comparison.png")
     return comparison

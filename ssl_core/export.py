@@ -9,7 +9,8 @@ from typing import Literal
 import torch
 
 import ssl_core
-from ssl_core.checkpoint_io import atomic_torch_save, safe_torch_load
+from ssl_core.atomic_write import atomic_torch_save, atomic_write, tensor_bytes
+from ssl_core.checkpoint_io import safe_torch_load
 from ssl_core.config import load_config
 from ssl_core.pipeline import build_pipeline
 from ssl_core.run import MODEL_FILE, PIPELINE_FILE
@@ -57,10 +58,7 @@ def export(run_dir: Path, fmt: Literal["torchvision", "detectron2"], out: Path |
         if not any(k.startswith("layer1.") for k in state):
             raise ValueError("the Detectron2 format needs a ResNet encoder (resnet18 / resnet50)")
         out = Path(out or Path(run_dir) / "backbone_detectron2.pkl")
-        tmp = out.with_name(f".{out.name}.tmp")
-        with open(tmp, "wb") as f:
-            pickle.dump(to_detectron2(state), f)
-        tmp.replace(out)
+        atomic_write(out, lambda f: pickle.dump(to_detectron2(state), f), needed=tensor_bytes(state))
     else:
         raise ValueError(f"unknown format '{fmt}'; valid choices: torchvision, detectron2")
     return out

@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Subset
 
 import ssl_core
+from ssl_core.atomic_write import DiskFullError, atomic_write_text, remove_stale_temporaries
 from ssl_core.checkpoint_io import safe_torch_load
 from ssl_core.config import Config, load_config
 from ssl_core.batchnorm_calibration import recalibrate_batchnorm
@@ -22,6 +23,8 @@ from ssl_core.pipeline import Pipeline, build, build_pipeline
 from ssl_core.plots import plot_training_curves
 from ssl_core.registry import Registry
 from ssl_core.run import MODEL_FILE, PIPELINE_FILE
+from ssl_core.preemption import requeue_on_sigusr1
+from ssl_core.run_lock import hold_run_folder
 
 PRETRAINED = "pretrained"
 RANDOM_INIT = "random init"
@@ -111,8 +114,17 @@ def random_init_pipeline(config: Config, registry: Registry) -> tuple[Pipeline, 
 
 
 def evaluate_run(run_dir: str | Path, registry: Registry | None = None, progress=print) -> dict:
-    """Evaluate the trained run in ``run_dir``; write ``results.json``, ``results.md`` and plots."""
-    run_dir = Path(run_dir)
+    """Evaluate the trained run in ``run_dir``; write ``results.json``, ``results.md`` and plots (each atomically).
+
+    The run folder is locked meanwhile (:mod:`ssl_core.run_lock`): evaluating a
+    run that another process is training is refused.
+    """
+    with hold_run_folder(run_dir, "evaluation", create=False), requeue_on_sigusr1():
+        return _evaluate_run(Path(run_dir), registry, progress)
+
+
+def _evaluate_run(run_dir: Path, registry: Registry | None, progress) -> dict:
+    remove_stale_temporaries(run_dir)  # of a results write killed midway
     model_path = run_dir / MODEL_FILE
     if not model_path.exists():
         raise FileNotFoundError(f"no trained model at {model_path}: train the run first (ssl-core run PIPELINE.yaml), "
@@ -140,9 +152,13 @@ def evaluate_run(run_dir: str | Path, registry: Registry | None = None, progress
         "training": json.loads((run_dir / "training.json").read_text()) if (run_dir / "training.json").exists() else {},
         "evaluations": records,
     }
-    (run_dir / "results.json").write_text(json.dumps(results, indent=2, default=str))
-    (run_dir / "results.md").write_text(results_markdown(results))
-    plot_training_curves(run_dir, run_dir / "training_curves.png")
+    try:
+        atomic_write_text(run_dir / "results.json", json.dumps(results, indent=2, default=str))
+        atomic_write_text(run_dir / "results.md", results_markdown(results))
+        plot_training_curves(run_dir, run_dir / "training_curves.png")
+    except DiskFullError as exc:
+        raise exc.with_context(f"the trained model {model_path} is intact; `ssl-core eval {run_dir}` "
+                               f"evaluates it again") from None
     return results
 
 

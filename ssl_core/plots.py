@@ -10,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ssl_core.atomic_write import atomic_savefig  # noqa: E402
+
 
 def metric_files(run_dir: Path) -> list[Path]:
     """The run's CSV logs, one per training session (``logs/part0``, ``part1`` after a resume ...)."""
@@ -59,6 +61,8 @@ def plot_training_curves(run_dir: Path, out: Path) -> Path | None:
     for ax in flat[panels:]:
         ax.axis("off")
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    try:
+        atomic_savefig(fig, out, dpi=110)
+    finally:
+        plt.close(fig)
     return out
