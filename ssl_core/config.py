@@ -121,7 +121,8 @@ SCHEMA: dict = {
     "eval_options": {
         "random_init_baseline": Field(bool, False, doc="also evaluate a randomly initialised encoder"),
         "batch_size": Field(int, 256),
-        "num_workers": Field(int, 0),
+        "num_workers": Field((int, type(None)), None, doc="DataLoader workers (null: 0 on the CPU, up to 4 beside a GPU)"),
+        "device": Field((str, type(None)), None, doc="cpu | cuda | cuda:<index> | mps (null: the training's device)"),
     },
 }
 
@@ -413,8 +414,15 @@ def check_ranges(values: dict, config: Config) -> None:
         value = values
         for part in path:
             value = value[part]
+        if value is None and path == ("eval_options", "num_workers"):
+            continue  # the device's default
         if not (isinstance(value, (int, float)) and math.isfinite(value) and low <= value <= high):
             raise config.error(path, f"must lie in [{low}, {high}], got {value!r:.40}")
+    from ssl_core.devices import check_device_name
+
+    device = values["eval_options"]["device"]
+    if device is not None and check_device_name(device):
+        raise config.error(("eval_options", "device"), check_device_name(device))
     devices = values["train"]["devices"]
     if isinstance(devices, int) and not 1 <= devices <= 4096 and devices != -1:
         raise config.error(("train", "devices"), f"must be a count in [1, 4096], -1 (all) or a string such as 'auto', got {devices}")

@@ -35,3 +35,11 @@ class ParamError(SslCoreError, ValueError):
         self.key = key
         self.message = message
         self.choices = choices or []
+
+
+class DeviceError(SslCoreError):
+    """A device was asked for that this machine does not have."""
+
+
+class TrainingStopped(SslCoreError):
+    """Training ended before its last step (interrupted): the run can be continued with ``--resume``."""

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import platform
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 
+import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Subset
 
 import ssl_core
-from ssl_core.checkpoint_io import safe_torch_load
-from ssl_core.config import Config, load_config
+from ssl_core.api import TrainedRun, load_run
+from ssl_core.config import Config
 from ssl_core.batchnorm_calibration import recalibrate_batchnorm
+from ssl_core.devices import describe_device, eval_workers, loader_defaults
 from ssl_core.errors import ParamError
 from ssl_core.eval_context import EvalContext, TransformedDataset
 from ssl_core.pipeline import Pipeline, build, build_pipeline
 from ssl_core.plots import plot_training_curves
 from ssl_core.registry import Registry
-from ssl_core.run import MODEL_FILE, PIPELINE_FILE
+from ssl_core.run import MODEL_FILE
 
 PRETRAINED = "pretrained"
 RANDOM_INIT = "random init"
@@ -54,8 +58,10 @@ def freeze(module: torch.nn.Module) -> torch.nn.Module:
     return module
 
 
-def run_evaluators(pipeline: Pipeline, label: str, progress=print) -> list[dict]:
+def run_evaluators(pipeline: Pipeline, label: str, progress=print, device=None) -> list[dict]:
     """Each evaluator of the pipeline on ``pipeline``'s (frozen) encoder; one record per evaluator.
+
+    The evaluators run on ``device`` (default: where the objective's parameters are).
 
     An evaluator sees the pipeline's training data, or its own when its entry
     has ``data: {dataset: ..., params: {...}}`` (e.g. ``hash_retrieval`` on
@@ -64,11 +70,14 @@ def run_evaluators(pipeline: Pipeline, label: str, progress=print) -> list[dict]
     """
     config = pipeline.config
     options = config.values["eval_options"]
+    device = device if device is not None else next(pipeline.objective.parameters(), torch.empty(0)).device
     ctx = EvalContext(encoder=freeze(pipeline.encoder), registry=pipeline.registry,
                       dataset=config.values["data"]["dataset"], dataset_params=config.values["data"]["params"],
                       views=pipeline.views, run_dir=Path(config.values["output"]), objective=freeze(pipeline.objective),
-                      seed=config.values["seed"], batch_size=options["batch_size"], num_workers=options["num_workers"])
+                      seed=config.values["seed"], batch_size=options["batch_size"],
+                      num_workers=eval_workers(options["num_workers"], device), device=device)
     records = []
+    pl.seed_everything(config.values["seed"], workers=True, verbose=False)  # the same start whatever ran before
     for i, spec in enumerate(config.values["evaluate"]):
         evaluator = build(config, pipeline.registry, "evaluator", spec["name"], spec["params"], ("evaluate", i, "params"))
         data = spec.get("data")
@@ -87,7 +96,7 @@ def run_evaluators(pipeline: Pipeline, label: str, progress=print) -> list[dict]
     return records
 
 
-def random_init_pipeline(config: Config, registry: Registry) -> tuple[Pipeline, dict]:
+def random_init_pipeline(config: Config, registry: Registry, trained: TrainedRun | None = None) -> tuple[Pipeline, dict]:
     """The pipeline as built (the pretraining's starting weights), BatchNorm statistics re-estimated on training data.
 
     Up to ``CALIBRATION_ITEMS`` training items (a seeded random subset, eval
@@ -95,38 +104,49 @@ def random_init_pipeline(config: Config, registry: Registry) -> tuple[Pipeline, 
     gradients (:func:`ssl_core.batchnorm_calibration.recalibrate_batchnorm`):
     the trained run's statistics come from the data too, so without this the
     baseline would differ from it in two things, not one.
+
+    With ``trained`` (a run loaded with ``keep_initial=True``) nothing is built
+    again: its objective is copied and given its initial state, on its device.
     """
-    pipeline = build_pipeline(config, registry)
+    if trained is not None and trained.initial_state is not None:
+        objective, encoder = copy.deepcopy((trained.objective, trained.encoder))
+        objective.load_state_dict(trained.initial_state)
+        pipeline = replace(trained.pipeline, objective=objective, encoder=encoder)
+        device = trained.device
+    else:
+        pipeline = build_pipeline(config, registry)
+        device = torch.device("cpu")
     options = config.values["eval_options"]
     data = pipeline.train_data
     count = min(len(data), CALIBRATION_ITEMS)
     order = torch.randperm(len(data), generator=torch.Generator().manual_seed(config.values["seed"]))[:count]
     loader = DataLoader(TransformedDataset(Subset(data, order.tolist()), pipeline.views.eval),
-                        batch_size=options["batch_size"], num_workers=options["num_workers"])
-    layers = recalibrate_batchnorm(pipeline.objective, (x for x, _ in loader),
+                        batch_size=options["batch_size"], num_workers=eval_workers(options["num_workers"], device),
+                        **loader_defaults(device))
+    layers = recalibrate_batchnorm(pipeline.objective, (x.to(device) for x, _ in loader),
                                    forward=getattr(pipeline.objective, "embed", None))
     return pipeline, {"weights": "as built from the seed (the pretraining's start)",
                       "batchnorm": (f"running statistics of {layers} layer(s) re-estimated on {count} training items "
                                     "(eval transform, average of batch statistics)" if layers else "no BatchNorm layers")}
 
 
-def evaluate_run(run_dir: str | Path, registry: Registry | None = None, progress=print) -> dict:
-    """Evaluate the trained run in ``run_dir``; write ``results.json``, ``results.md`` and plots."""
+def evaluate_run(run_dir: str | Path, registry: Registry | None = None, progress=print,
+                 trained: TrainedRun | None = None) -> dict:
+    """Evaluate the trained run in ``run_dir``; write ``results.json``, ``results.md`` and plots.
+
+    The run is rebuilt once (:func:`ssl_core.load_run`, or ``trained`` when given, loaded with
+    ``keep_initial=True`` for the random-init baseline) and evaluated on its device.
+    """
     run_dir = Path(run_dir)
-    model_path = run_dir / MODEL_FILE
-    if not model_path.exists():
-        raise FileNotFoundError(f"no trained model at {model_path}: train the run first (ssl-core run PIPELINE.yaml), "
-                                f"or resume it with --resume if it stopped")
     registry = registry or ssl_core.registry()
-    config = load_config(run_dir / PIPELINE_FILE, registry=registry)
-    config.values["output"] = str(run_dir)
+    trained = trained or load_run(run_dir, registry, keep_initial=True)
+    config = trained.config
+    model_path = run_dir / MODEL_FILE
     records, baseline = [], None
+    records = run_evaluators(trained.pipeline, PRETRAINED, progress, trained.device)
     if config.values["eval_options"]["random_init_baseline"]:
-        pipeline, baseline = random_init_pipeline(config, registry)
-        records += run_evaluators(pipeline, RANDOM_INIT, progress)
-    pipeline = build_pipeline(config, registry)
-    pipeline.objective.load_state_dict(safe_torch_load(model_path))
-    records = run_evaluators(pipeline, PRETRAINED, progress) + records
+        pipeline, baseline = random_init_pipeline(config, registry, trained)
+        records += run_evaluators(pipeline, RANDOM_INIT, progress, trained.device)
     results = {
         "run": config.values["name"],
         "library_version": ssl_core.__version__,
@@ -136,6 +156,8 @@ def evaluate_run(run_dir: str | Path, registry: Registry | None = None, progress
         "checkpoint_sha256": sha256(model_path),
         "random_init": baseline,
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__},
+        "evaluation_device": describe_device(trained.device) | {"precision": "32-true (float32)"},
+        "training_precision": config.values["train"]["precision"],
         "pipeline": config.values,
         "training": json.loads((run_dir / "training.json").read_text()) if (run_dir / "training.json").exists() else {},
         "evaluations": records,

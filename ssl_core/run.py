@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -75,3 +76,15 @@ def train(config: Config, registry: Registry, resume: bool = False, callbacks: l
                "final_loss": float(trainer.callback_metrics.get("loss", float("nan")))}
     (run_dir / "training.json").write_text(json.dumps(summary, indent=2))
     return run_dir
+
+
+class _CallableModule(type(json)):
+    """This module is also ``ssl_core.run(pipeline, overrides=...)``, the Python API's entry point (:func:`ssl_core.api.run`)."""
+
+    def __call__(self, *args, **kwargs):
+        from ssl_core.api import run
+
+        return run(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
