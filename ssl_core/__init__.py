@@ -1,18 +1,12 @@
 """ssl-core: self-supervised representation learning on images and speech, by plugins."""
 
+from ssl_core.api import load_run
 from ssl_core.hookspecs import hookimpl
 from ssl_core.registry import Registry, make_registry, registry
 
 __version__ = "0.1.0"
 
 __all__ = ["Registry", "hookimpl", "load_run", "make_registry", "registry", "run", "__version__"]
-
-
-def load_run(run_dir, registry=None, device=None, keep_initial=False):
-    """The trained run in ``run_dir``, rebuilt on its device and ready to embed new data (:func:`ssl_core.api.load_run`)."""
-    from ssl_core.api import load_run as _load_run
-
-    return _load_run(run_dir, registry, device, keep_initial)
 
 
 def __getattr__(name):

@@ -116,7 +116,7 @@ def metrics_of(results: dict, encoder: str = "pretrained") -> dict[str, dict[str
 
 
 def load_run(run_dir: str | Path, registry: "Registry | None" = None, device: "str | torch.device | None" = None,
-             keep_initial: bool = False) -> TrainedRun:
+             keep_initial: bool = False, overrides: list[str] = ()) -> TrainedRun:
     """The trained run in ``run_dir``, rebuilt and ready to embed new data.
 
     The pipeline is rebuilt from the folder's ``pipeline.yaml`` (seeded, so
@@ -131,17 +131,21 @@ def load_run(run_dir: str | Path, registry: "Registry | None" = None, device: "s
             (``train.accelerator``; ``auto`` is CUDA when available).
         keep_initial: also keep the objective's state as built, before loading
             the trained weights (the random-init baseline's start).
+        overrides: ``key=value`` overrides of ``evaluate`` and ``eval_options`` only
+            (the rest of the pipeline made the trained weights).
 
     Raises:
         FileNotFoundError: no ``pipeline.yaml`` or no ``model.pt`` in ``run_dir``.
         DeviceError: the device asked for is not on this machine.
+        ConfigError: an override of a key other than ``evaluate`` or ``eval_options.*``.
     """
     import ssl_core
     from ssl_core.checkpoint_io import safe_torch_load
     from ssl_core.config import load_config
     from ssl_core.devices import resolve_device
+    from ssl_core.errors import ConfigError
     from ssl_core.pipeline import build_pipeline
-    from ssl_core.run import MODEL_FILE, PIPELINE_FILE
+    from ssl_core.run_folder import MODEL_FILE, PIPELINE_FILE
 
     run_dir = Path(run_dir)
     if not (run_dir / PIPELINE_FILE).is_file():
@@ -151,7 +155,12 @@ def load_run(run_dir: str | Path, registry: "Registry | None" = None, device: "s
         raise FileNotFoundError(f"no trained model at {run_dir / MODEL_FILE}: train the run first (ssl-core run "
                                 f"PIPELINE.yaml), or finish it with --resume if it stopped")
     registry = registry or ssl_core.registry()
-    config = load_config(run_dir / PIPELINE_FILE, registry=registry)
+    for text in overrides:
+        key = text.split("=", 1)[0].strip()
+        if key != "evaluate" and not key.startswith("eval_options."):
+            raise ConfigError(f"override '{text}': a trained run takes overrides of evaluate and eval_options.* "
+                              f"only ({key} made its weights); train a new run for it")
+    config = load_config(run_dir / PIPELINE_FILE, list(overrides), registry=registry)
     config.values["output"] = str(run_dir)
     values = config.values
     target = resolve_device(device if device is not None else values["eval_options"]["device"],

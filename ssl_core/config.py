@@ -114,6 +114,7 @@ SCHEMA: dict = {
         "log_every_n_steps": Field(int, 1),
         "progress_bar": Field(bool, True),
         "detect_anomaly": Field(bool, False),
+        "logger": Field((str, list), "csv", doc="csv | tensorboard | wandb | mlflow, or a list of them"),
     },
     "evaluate": ComponentList("evaluator", doc="evaluators run on the frozen encoder after training",
                               extra={"data": Field((dict, type(None)), None, doc="the evaluator's own data "
@@ -419,6 +420,10 @@ def check_ranges(values: dict, config: Config) -> None:
         if not (isinstance(value, (int, float)) and math.isfinite(value) and low <= value <= high):
             raise config.error(path, f"must lie in [{low}, {high}], got {value!r:.40}")
     from ssl_core.devices import check_device_name
+    from ssl_core.loggers import check_loggers
+
+    if (problem := check_loggers(values["train"]["logger"])) is not None:
+        raise config.error(("train", "logger"), problem)
 
     device = values["eval_options"]["device"]
     if device is not None and check_device_name(device):

@@ -6,12 +6,12 @@ import copy
 import hashlib
 import json
 import platform
+import re
 import subprocess
 import time
 from dataclasses import replace
 from pathlib import Path
 
-import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Subset
 
@@ -23,9 +23,11 @@ from ssl_core.devices import describe_device, eval_workers, loader_defaults
 from ssl_core.errors import ParamError
 from ssl_core.eval_context import EvalContext, TransformedDataset
 from ssl_core.pipeline import Pipeline, build, build_pipeline
+from ssl_core.provenance import component_versions
 from ssl_core.plots import plot_training_curves
 from ssl_core.registry import Registry
-from ssl_core.run import MODEL_FILE
+from ssl_core.run_folder import MODEL_FILE
+from ssl_core.seeded_rng import seed_everything
 
 PRETRAINED = "pretrained"
 RANDOM_INIT = "random init"
@@ -58,10 +60,11 @@ def freeze(module: torch.nn.Module) -> torch.nn.Module:
     return module
 
 
-def run_evaluators(pipeline: Pipeline, label: str, progress=print, device=None) -> list[dict]:
+def run_evaluators(pipeline: Pipeline, label: str, progress=print, device=None, out_dir: Path | None = None) -> list[dict]:
     """Each evaluator of the pipeline on ``pipeline``'s (frozen) encoder; one record per evaluator.
 
-    The evaluators run on ``device`` (default: where the objective's parameters are).
+    The evaluators run on ``device`` (default: where the objective's parameters are) and write their
+    files (plots) to ``out_dir`` (default: the run folder).
 
     An evaluator sees the pipeline's training data, or its own when its entry
     has ``data: {dataset: ..., params: {...}}`` (e.g. ``hash_retrieval`` on
@@ -73,11 +76,11 @@ def run_evaluators(pipeline: Pipeline, label: str, progress=print, device=None) 
     device = device if device is not None else next(pipeline.objective.parameters(), torch.empty(0)).device
     ctx = EvalContext(encoder=freeze(pipeline.encoder), registry=pipeline.registry,
                       dataset=config.values["data"]["dataset"], dataset_params=config.values["data"]["params"],
-                      views=pipeline.views, run_dir=Path(config.values["output"]), objective=freeze(pipeline.objective),
+                      views=pipeline.views, run_dir=Path(out_dir or config.values["output"]), objective=freeze(pipeline.objective),
                       seed=config.values["seed"], batch_size=options["batch_size"],
                       num_workers=eval_workers(options["num_workers"], device), device=device)
     records = []
-    pl.seed_everything(config.values["seed"], workers=True, verbose=False)  # the same start whatever ran before
+    seed_everything(config.values["seed"])  # the same start whatever ran before
     for i, spec in enumerate(config.values["evaluate"]):
         evaluator = build(config, pipeline.registry, "evaluator", spec["name"], spec["params"], ("evaluate", i, "params"))
         data = spec.get("data")
@@ -131,24 +134,35 @@ def random_init_pipeline(config: Config, registry: Registry, trained: TrainedRun
 
 
 def evaluate_run(run_dir: str | Path, registry: Registry | None = None, progress=print,
-                 trained: TrainedRun | None = None) -> dict:
+                 trained: TrainedRun | None = None, overrides: list[str] = (), name: str | None = None) -> dict:
     """Evaluate the trained run in ``run_dir``; write ``results.json``, ``results.md`` and plots.
 
     The run is rebuilt once (:func:`ssl_core.load_run`, or ``trained`` when given, loaded with
     ``keep_initial=True`` for the random-init baseline) and evaluated on its device.
+
+    Args:
+        overrides: ``key=value`` overrides of ``evaluate`` and ``eval_options`` (the training is done).
+        name: write this evaluation to ``RUN_DIR/evaluations/<name>/`` instead of the run's own results;
+            default, with ``overrides``, a name made from them.
     """
     run_dir = Path(run_dir)
     registry = registry or ssl_core.registry()
-    trained = trained or load_run(run_dir, registry, keep_initial=True)
+    trained = trained or load_run(run_dir, registry, keep_initial=True, overrides=overrides)
     config = trained.config
+    if name is None and overrides:
+        name = evaluation_name(overrides)
+    out_dir = run_dir if name is None else run_dir / EVALUATIONS / name
+    out_dir.mkdir(parents=True, exist_ok=True)
     model_path = run_dir / MODEL_FILE
-    records, baseline = [], None
-    records = run_evaluators(trained.pipeline, PRETRAINED, progress, trained.device)
+    records = run_evaluators(trained.pipeline, PRETRAINED, progress, trained.device, out_dir)
+    baseline = None
     if config.values["eval_options"]["random_init_baseline"]:
         pipeline, baseline = random_init_pipeline(config, registry, trained)
-        records += run_evaluators(pipeline, RANDOM_INIT, progress, trained.device)
+        records += run_evaluators(pipeline, RANDOM_INIT, progress, trained.device, out_dir)
     results = {
         "run": config.values["name"],
+        "evaluation": name,
+        "overrides": list(overrides),
         "library_version": ssl_core.__version__,
         "git_commit": git_commit(),
         "seed": config.values["seed"],
@@ -158,14 +172,29 @@ def evaluate_run(run_dir: str | Path, registry: Registry | None = None, progress
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__},
         "evaluation_device": describe_device(trained.device) | {"precision": "32-true (float32)"},
         "training_precision": config.values["train"]["precision"],
+        "components": component_versions(config, registry),
         "pipeline": config.values,
         "training": json.loads((run_dir / "training.json").read_text()) if (run_dir / "training.json").exists() else {},
         "evaluations": records,
     }
-    (run_dir / "results.json").write_text(json.dumps(results, indent=2, default=str))
-    (run_dir / "results.md").write_text(results_markdown(results))
-    plot_training_curves(run_dir, run_dir / "training_curves.png")
+    (out_dir / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    (out_dir / "results.md").write_text(results_markdown(results))
+    if name is None:
+        plot_training_curves(run_dir, run_dir / "training_curves.png")
     return results
+
+
+EVALUATIONS = "evaluations"
+"""The sub-folder of a run folder holding named evaluations (``ssl-core eval RUN_DIR OVERRIDES``)."""
+
+
+def evaluation_name(overrides: list[str]) -> str:
+    """A folder name made from ``overrides``: ``evaluate=[{name: knn, params: {k: 200}}]`` -> ``evaluate-knn-k-200``."""
+    text = "_".join(overrides)
+    slug = re.sub(r"[^A-Za-z0-9.=]+", "-", text).replace("=", "-").strip("-.")
+    slug = re.sub(r"-{2,}", "-", slug).removeprefix("name-")
+    slug = slug.replace("-name-", "-").replace("-params-", "-")
+    return slug[:80].rstrip("-.") or "evaluation"
 
 
 def results_markdown(results: dict) -> str:

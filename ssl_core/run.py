@@ -12,18 +12,12 @@ import yaml
 from ssl_core.checkpoint_io import atomic_torch_save, atomic_write_text
 from ssl_core.config import Config
 from ssl_core.epoch_sampler import EpochSampler, ResumableLoader
-from ssl_core.errors import ConfigError
 from ssl_core.multi_view_dataset import MultiViewDataset
 from ssl_core.pipeline import build_pipeline
 from ssl_core.registry import Registry
-from ssl_core.trainer import LAST_CHECKPOINT, SSLModule, make_trainer
+from ssl_core.run_folder import LAST_CHECKPOINT, MODEL_FILE, PIPELINE_FILE, check_run_folder, run_dir_of
+from ssl_core.trainer import SSLModule, make_trainer
 
-PIPELINE_FILE = "pipeline.yaml"
-MODEL_FILE = "model.pt"
-
-
-def run_dir_of(config: Config) -> Path:
-    return Path(config.values["output"])
 
 
 def train(config: Config, registry: Registry, resume: bool = False, callbacks: list | None = None) -> Path | None:
@@ -42,15 +36,7 @@ def train(config: Config, registry: Registry, resume: bool = False, callbacks: l
     checkpoint = run_dir / "checkpoints" / LAST_CHECKPOINT
     saved = run_dir / PIPELINE_FILE
     resolved = yaml.safe_dump(config.values, sort_keys=False)
-    if resume:
-        if not checkpoint.exists():
-            raise ConfigError(f"--resume: no checkpoint at {checkpoint}; start the run without --resume")
-        if saved.exists() and yaml.safe_load(saved.read_text()) != config.values:
-            raise ConfigError(f"--resume: the pipeline differs from the one the run in {run_dir} started with "
-                              f"({saved}); resume with the same file and overrides, or choose another output=")
-    elif checkpoint.exists() or (run_dir / MODEL_FILE).exists():
-        raise ConfigError(f"the run folder {run_dir} already holds a run; add --resume to continue it, "
-                          f"or choose another folder with output=runs/<new name>")
+    check_run_folder(config, resume)
     run_dir.mkdir(parents=True, exist_ok=True)
     # Written atomically: a run killed while writing it must still resume (the next --resume compares it).
     atomic_write_text(saved, resolved)
@@ -63,7 +49,7 @@ def train(config: Config, registry: Registry, resume: bool = False, callbacks: l
     loader = ResumableLoader(MultiViewDataset(pipeline.train_data, pipeline.views, config.values["seed"]), sampler,
                              num_workers=config.values["data"]["num_workers"])
     module = SSLModule(pipeline.objective, train_cfg, sampler, run_dir / "checkpoints")
-    trainer = make_trainer(train_cfg, run_dir, callbacks)
+    trainer = make_trainer(train_cfg, run_dir, callbacks, config.values["name"])
     started = time.time()
     trainer.fit(module, loader, ckpt_path=str(checkpoint) if resume else None)
     if trainer.interrupted:

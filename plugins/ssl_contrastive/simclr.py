@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from lightly.models.modules.heads import SimCLRProjectionHead
 from torch import Tensor, nn
 
 from ssl_contrastive.info_nce import info_nce
@@ -36,6 +35,8 @@ class SimCLR(nn.Module):
             raise ValueError(f"temperature must be > 0, got {temperature}")
         self.temperature = temperature
         self.encoder = encoder
+        from lightly.models.modules.heads import SimCLRProjectionHead  # lightly imports torchvision: when built
+
         self.head = SimCLRProjectionHead(encoder.feature_dim, hidden_dim, out_dim)
         self.source = source
         self.selector = selector
