@@ -165,7 +165,7 @@ def load_run(run_dir: str | Path, registry: "Registry | None" = None, device: "s
     values = config.values
     target = resolve_device(device if device is not None else values["eval_options"]["device"],
                             values["train"]["accelerator"])
-    pipeline = build_pipeline(config, registry)
+    pipeline = build_pipeline(config, registry, init_weights=keep_initial)  # the trained weights replace them
     initial = copy.deepcopy(pipeline.objective.state_dict()) if keep_initial else None
     pipeline.objective.load_state_dict(safe_torch_load(run_dir / MODEL_FILE))
     place(pipeline, target)

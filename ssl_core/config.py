@@ -47,6 +47,7 @@ class Component:
     kind: str
     required: bool = True
     doc: str = ""
+    extra: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,9 @@ SCHEMA: dict = {
         "num_workers": Field(int, 0, doc="DataLoader workers"),
     },
     "views": Component("views", doc="the augmentations that make each example's views"),
-    "encoder": Component("encoder", doc="the backbone"),
+    "encoder": Component("encoder", doc="the backbone", extra={
+        "init_from": Field((str, type(None)), None, doc="start from these weights: a run folder, an encoder state "
+                                                        "dict (.pt/.pth) or torchvision (its ImageNet weights, local)")}),
     "objective": {
         "name": Field(str, required=True, kind="objective", doc="the self-supervised objective"),
         "params": Field(dict, {}, doc="its parameters"),
@@ -291,7 +294,8 @@ class _Validator:
             value = {"name": value, "params": {}}
         if not isinstance(value, dict):
             raise self.config.error(path, f"must be a {spec.kind} name or {{name: ..., params: {{...}}}}, got {value!r:.60}")
-        schema = {"name": Field(str, required=True, kind=spec.kind), "params": Field(dict, {}), **(extra or {})}
+        extra = spec.extra if extra is None else extra
+        schema = {"name": Field(str, required=True, kind=spec.kind), "params": Field(dict, {}), **extra}
         resolved = self.section(value, schema, path)
         self.params(spec.kind, resolved["name"], resolved["params"], path + ("params",))
         # parameters that are themselves component references (e.g. linear_probe's augment_views)

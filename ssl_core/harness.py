@@ -128,7 +128,9 @@ def random_init_pipeline(config: Config, registry: Registry, trained: TrainedRun
                         **loader_defaults(device))
     layers = recalibrate_batchnorm(pipeline.objective, (x.to(device) for x, _ in loader),
                                    forward=getattr(pipeline.objective, "embed", None))
-    return pipeline, {"weights": "as built from the seed (the pretraining's start)",
+    init_from = config.values["encoder"].get("init_from")
+    start = f"encoder from encoder.init_from {init_from}, the rest" if init_from else "as"
+    return pipeline, {"weights": f"{start} built from the seed (the pretraining's start)",
                       "batchnorm": (f"running statistics of {layers} layer(s) re-estimated on {count} training items "
                                     "(eval transform, average of batch statistics)" if layers else "no BatchNorm layers")}
 

@@ -53,11 +53,14 @@ def build(config: Config, registry: Registry, kind: str, name: str, params: dict
     return built
 
 
-def build_pipeline(config: Config, registry: Registry, world_size: int = 1) -> Pipeline:
+def build_pipeline(config: Config, registry: Registry, world_size: int = 1, init_weights: bool = True) -> Pipeline:
     """Seed, then build data, views, encoder, negatives and objective, in that order.
 
     Seeding first makes the encoder's initial weights a function of the
     pipeline's seed: the random-init baseline is the pretraining's start.
+    With ``encoder.init_from`` the encoder then takes those weights, before
+    the objective is built (a momentum encoder copies them); ``init_weights=False``
+    skips that (a trained run's weights are loaded over them anyway).
     """
     values = config.values
     seed_everything(values["seed"])
@@ -70,6 +73,14 @@ def build_pipeline(config: Config, registry: Registry, world_size: int = 1) -> P
     seed_everything(values["seed"])
     encoder = build(config, registry, "encoder", values["encoder"]["name"], values["encoder"]["params"],
                     ("encoder", "params"), in_channels=in_channels)
+    if init_weights and values["encoder"].get("init_from"):
+        from ssl_core.errors import SslCoreError
+        from ssl_core.init_weights import load_initial_weights
+
+        try:
+            load_initial_weights(encoder, values["encoder"]["init_from"], registry)
+        except (SslCoreError, FileNotFoundError) as exc:  # absent, unreadable (weights_only), not fitting
+            raise config.error(("encoder", "init_from"), str(exc).removeprefix("encoder.init_from: ")) from None
     batch = values["train"]["batch_size"] * world_size
     steps_per_epoch = len(train_data) // batch
     if steps_per_epoch == 0:

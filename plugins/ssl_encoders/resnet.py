@@ -120,6 +120,9 @@ class ResNet18(ResNetEncoder):
         in_channels: input channels (context: 3 for RGB, 1 for spectrograms).
     """
 
+    torchvision_weights = "ResNet18_Weights.IMAGENET1K_V1"
+    """torchvision's ImageNet weights for ``encoder.init_from: torchvision`` (width 1, ImageNet stem, RGB)."""
+
     def __init__(self, stem: Stem, width: float = 1.0, in_channels: int = 3):
         super().__init__("basic", [2, 2, 2, 2], stem=stem, width=width, in_channels=in_channels)
 
@@ -132,6 +135,9 @@ class ResNet50(ResNetEncoder):
         width: channel multiplier for every stage (1.0 is torchvision's network).
         in_channels: input channels (context: 3 for RGB, 1 for spectrograms).
     """
+
+    torchvision_weights = "ResNet50_Weights.IMAGENET1K_V1"
+    """torchvision's ImageNet weights for ``encoder.init_from: torchvision`` (width 1, ImageNet stem, RGB)."""
 
     def __init__(self, stem: Stem, width: float = 1.0, in_channels: int = 3):
         super().__init__("bottleneck", [3, 4, 6, 3], stem=stem, width=width, in_channels=in_channels)

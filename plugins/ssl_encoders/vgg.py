@@ -36,6 +36,10 @@ class VGG16BN(nn.Module):
         in_channels: input channels (context).
     """
 
+    torchvision_weights = "VGG16_BN_Weights.IMAGENET1K_V1"
+    """torchvision's ImageNet weights for ``encoder.init_from: torchvision`` (its ``features.*``; ``pretrained: true``
+    does the same)."""
+
     def __init__(self, pretrained: bool = False, width: float = 1.0, in_channels: int = 3):
         super().__init__()
         if not width > 0:
