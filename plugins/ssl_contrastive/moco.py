@@ -90,6 +90,7 @@ class MoCo(nn.Module):
         self.shuffle_bn = shuffle_bn
         self.encoder = encoder
         from lightly.models.modules.heads import MoCoProjectionHead  # lightly imports torchvision: when built
+        import lightly.models.utils  # noqa: F401 - batch_shuffle, update_momentum: loaded now, before any DDP set-up
 
         self.head = MoCoProjectionHead(encoder.feature_dim, hidden_dim or encoder.feature_dim, out_dim)
         self.encoder_momentum = copy.deepcopy(encoder)
