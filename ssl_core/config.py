@@ -47,6 +47,7 @@ class Component:
     kind: str
     required: bool = True
     doc: str = ""
+    extra: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,9 @@ SCHEMA: dict = {
         "num_workers": Field(int, 0, doc="DataLoader workers"),
     },
     "views": Component("views", doc="the augmentations that make each example's views"),
-    "encoder": Component("encoder", doc="the backbone"),
+    "encoder": Component("encoder", doc="the backbone", extra={
+        "init_from": Field((str, type(None)), None, doc="start from these weights: a run folder, an encoder state "
+                                                        "dict (.pt/.pth) or torchvision (its ImageNet weights, local)")}),
     "objective": {
         "name": Field(str, required=True, kind="objective", doc="the self-supervised objective"),
         "params": Field(dict, {}, doc="its parameters"),
@@ -118,6 +121,7 @@ SCHEMA: dict = {
                                "convolutions on CPUs and GPUs; the same losses to float rounding)"),
         "compile": Field(Union[bool, Literal["auto"]], "auto", doc="torch.compile the encoders: true | false | "
                          "auto (compile when the run plans >= 300 steps, where the compile time pays back)"),
+        "logger": Field((str, list), "csv", doc="csv | tensorboard | wandb | mlflow, or a list of them"),
     },
     "evaluate": ComponentList("evaluator", doc="evaluators run on the frozen encoder after training",
                               extra={"data": Field((dict, type(None)), None, doc="the evaluator's own data "
@@ -125,7 +129,8 @@ SCHEMA: dict = {
     "eval_options": {
         "random_init_baseline": Field(bool, False, doc="also evaluate a randomly initialised encoder"),
         "batch_size": Field(int, 256),
-        "num_workers": Field(int, 0),
+        "num_workers": Field((int, type(None)), None, doc="DataLoader workers (null: 0 on the CPU, up to 4 beside a GPU)"),
+        "device": Field((str, type(None)), None, doc="cpu | cuda | cuda:<index> | mps (null: the training's device)"),
     },
 }
 
@@ -293,7 +298,8 @@ class _Validator:
             value = {"name": value, "params": {}}
         if not isinstance(value, dict):
             raise self.config.error(path, f"must be a {spec.kind} name or {{name: ..., params: {{...}}}}, got {value!r:.60}")
-        schema = {"name": Field(str, required=True, kind=spec.kind), "params": Field(dict, {}), **(extra or {})}
+        extra = spec.extra if extra is None else extra
+        schema = {"name": Field(str, required=True, kind=spec.kind), "params": Field(dict, {}), **extra}
         resolved = self.section(value, schema, path)
         self.params(spec.kind, resolved["name"], resolved["params"], path + ("params",))
         # parameters that are themselves component references (e.g. linear_probe's augment_views)
@@ -417,8 +423,19 @@ def check_ranges(values: dict, config: Config) -> None:
         value = values
         for part in path:
             value = value[part]
+        if value is None and path == ("eval_options", "num_workers"):
+            continue  # the device's default
         if not (isinstance(value, (int, float)) and math.isfinite(value) and low <= value <= high):
             raise config.error(path, f"must lie in [{low}, {high}], got {value!r:.40}")
+    from ssl_core.devices import check_device_name
+    from ssl_core.loggers import check_loggers
+
+    if (problem := check_loggers(values["train"]["logger"])) is not None:
+        raise config.error(("train", "logger"), problem)
+
+    device = values["eval_options"]["device"]
+    if device is not None and check_device_name(device):
+        raise config.error(("eval_options", "device"), check_device_name(device))
     devices = values["train"]["devices"]
     if isinstance(devices, int) and not 1 <= devices <= 4096 and devices != -1:
         raise config.error(("train", "devices"), f"must be a count in [1, 4096], -1 (all) or a string such as 'auto', got {devices}")

@@ -8,24 +8,15 @@ from typing import Literal
 
 import torch
 
-import ssl_core
+from ssl_core.api import load_run
 from ssl_core.atomic_write import atomic_torch_save, atomic_write, tensor_bytes
 from ssl_core.checkpoint_io import safe_torch_load
-from ssl_core.config import load_config
-from ssl_core.pipeline import build_pipeline
-from ssl_core.run import MODEL_FILE, PIPELINE_FILE
 
 
 def trained_encoder_state(run_dir: Path, registry=None) -> dict[str, torch.Tensor]:
-    """The trained encoder's state dict (torchvision names for the ResNet encoders, no ``fc``)."""
-    run_dir = Path(run_dir)
-    if not (run_dir / MODEL_FILE).exists():
-        raise FileNotFoundError(f"no trained model at {run_dir / MODEL_FILE}: train the run first")
-    registry = registry or ssl_core.registry()
-    config = load_config(run_dir / PIPELINE_FILE, registry=registry)
-    pipeline = build_pipeline(config, registry)
-    pipeline.objective.load_state_dict(safe_torch_load(run_dir / MODEL_FILE))
-    return {k: v.detach().cpu() for k, v in pipeline.encoder.state_dict().items()}
+    """The trained encoder's state dict (torchvision names for the ResNet encoders, no ``fc``), on the CPU."""
+    trained = load_run(run_dir, registry, device="cpu")
+    return {k: v.detach().cpu() for k, v in trained.encoder.state_dict().items()}
 
 
 def to_detectron2(state: dict[str, torch.Tensor]) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -21,14 +22,9 @@ from ssl_core.pipeline import build_pipeline
 from ssl_core.preemption import requeued, slurm_job
 from ssl_core.registry import Registry
 from ssl_core.run_lock import hold_run_folder
+from ssl_core.run_folder import LAST_CHECKPOINT, MODEL_FILE, PIPELINE_FILE, run_dir_of
 from ssl_core.trainer import SSLModule, make_trainer
 
-PIPELINE_FILE = "pipeline.yaml"
-MODEL_FILE = "model.pt"
-
-
-def run_dir_of(config: Config) -> Path:
-    return Path(config.values["output"])
 
 
 def train(config: Config, registry: Registry, resume: bool = False, callbacks: list | None = None) -> Path | None:
@@ -109,7 +105,7 @@ def _train(config: Config, registry: Registry, resume: bool, callbacks: list | N
                     should_compile(train_cfg["compile"], planned))
     module = SSLModule(pipeline.objective, train_cfg, sampler, run_dir / "checkpoints")
     module.good_checkpoint = checkpoint  # what a failure before the next checkpoint names as intact
-    trainer = make_trainer(train_cfg, run_dir, callbacks)
+    trainer = make_trainer(train_cfg, run_dir, callbacks, config.values["name"])
     started = time.time()
     try:
         trainer.fit(module, loader, ckpt_path=str(checkpoint) if checkpoint else None)
@@ -138,3 +134,15 @@ def _train(config: Config, registry: Registry, resume: bool, callbacks: list | N
         raise exc.with_context(f"training finished; {module.last_good_checkpoint()}, and --resume writes "
                                f"{MODEL_FILE} from it without training again") from None
     return run_dir
+
+
+class _CallableModule(type(json)):
+    """This module is also ``ssl_core.run(pipeline, overrides=...)``, the Python API's entry point (:func:`ssl_core.api.run`)."""
+
+    def __call__(self, *args, **kwargs):
+        from ssl_core.api import run
+
+        return run(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

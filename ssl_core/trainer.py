@@ -8,7 +8,6 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback, TQDMProgressBar
-from pytorch_lightning.loggers import CSVLogger
 
 from ssl_core import seeded_rng
 from ssl_core.atomic_write import DiskFullError
@@ -16,6 +15,7 @@ from ssl_core.checkpoint_io import LAST_CHECKPOINT, AtomicCheckpointIO
 from ssl_core.epoch_sampler import EpochSampler
 from ssl_core.errors import SslCoreError
 from ssl_core.fast_path import to_channels_last
+from ssl_core.loggers import build_loggers
 from ssl_core.optimization import build_optimizer, lr_factor
 from ssl_core.preemption import PreemptionCheckpoint
 
@@ -168,18 +168,11 @@ class LastCheckpoint(Callback):
             raise
 
 
-def make_trainer(train_cfg: dict, run_dir: Path, extra_callbacks: list | None = None) -> pl.Trainer:
-    """The Lightning Trainer for a pipeline's ``train`` section, logging CSV (and TensorBoard if installed)."""
+def make_trainer(train_cfg: dict, run_dir: Path, extra_callbacks: list | None = None, run_name: str = "ssl-core") -> pl.Trainer:
+    """The Lightning Trainer for a pipeline's ``train`` section, logging to ``train.logger`` (:mod:`ssl_core.loggers`)."""
     # One CSV per session (part0, part1 ... after resumes): Lightning would delete an existing log.
     part = len(list((run_dir / "logs").glob("part*"))) if (run_dir / "logs").exists() else 0
-    loggers = [CSVLogger(str(run_dir), name="logs", version=f"part{part}")]
-    try:
-        from pytorch_lightning.loggers import TensorBoardLogger
-        import tensorboard  # noqa: F401
-
-        loggers.append(TensorBoardLogger(str(run_dir), name="logs", version=f"tensorboard{part}"))
-    except ImportError:
-        pass
+    loggers = build_loggers(train_cfg.get("logger", "csv"), run_dir, part, run_name)
     last = LastCheckpoint(run_dir / "checkpoints", train_cfg["checkpoint_every_n_steps"])
     callbacks = [last, PreemptionCheckpoint(last)]
     if train_cfg["progress_bar"]:
@@ -195,7 +188,7 @@ def make_trainer(train_cfg: dict, run_dir: Path, extra_callbacks: list | None = 
         strategy=strategy,
         sync_batchnorm=train_cfg["sync_batchnorm"],
         precision=train_cfg["precision"],
-        logger=loggers,
+        logger=loggers or False,
         callbacks=callbacks,
         plugins=[AtomicCheckpointIO()],
         enable_checkpointing=False,

@@ -6,7 +6,6 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from lightly.models.modules.heads import SimCLRProjectionHead
 from torch import Tensor, nn
 
 from ssl_contrastive.info_nce import info_nce
@@ -46,6 +45,8 @@ class SimCLR(nn.Module):
         self.forward_views = forward_views
         self.temperature = temperature
         self.encoder = encoder
+        from lightly.models.modules.heads import SimCLRProjectionHead  # lightly imports torchvision: when built
+
         self.head = SimCLRProjectionHead(encoder.feature_dim, hidden_dim, out_dim)
         self.source = source
         self.selector = selector

@@ -6,7 +6,6 @@ import math
 from typing import Literal
 
 import torch
-from lightly.models.modules import SimCLRProjectionHead
 from torch import Tensor, nn
 
 from ssl_nac.nac_loss import nac_mi_bound, nac_negatives, nac_positive
@@ -15,6 +14,8 @@ from ssl_nac.noisy_channel import NoisyChannel
 
 def coding_head(in_dim: int, hidden_dim: int, out_dim: int) -> nn.Module:
     """Linear(in, hidden), ReLU, Linear(hidden, out): the NAC projection head and inference network (Section 3.5)."""
+    from lightly.models.modules import SimCLRProjectionHead  # lightly imports torchvision: when built
+
     return SimCLRProjectionHead(in_dim, hidden_dim, out_dim, batch_norm=False)
 
 

@@ -8,7 +8,6 @@ from typing import Literal
 
 import torch
 import torch.distributed as dist
-from lightly.models.utils import batch_shuffle, batch_unshuffle, deactivate_requires_grad, update_momentum
 from torch import Tensor, nn
 
 from ssl_nac.nac import (ForwardViews, check_forward_views, check_two_views, coding_head, distinct_fraction,
@@ -113,6 +112,8 @@ class NACMomentumQueue(nn.Module):
         self.head_momentum = copy.deepcopy(self.head)
         self.inference_momentum = copy.deepcopy(self.inference)
         for module in (self.encoder_momentum, self.head_momentum, self.inference_momentum):
+            from lightly.models.utils import deactivate_requires_grad  # lightly imports torchvision: when built
+
             deactivate_requires_grad(module)
 
     def embed(self, x: Tensor) -> Tensor:
@@ -122,6 +123,8 @@ class NACMomentumQueue(nn.Module):
     @torch.no_grad()
     def update_momentum_networks(self) -> None:
         """Move the momentum encoder, head and inference network towards the online ones."""
+        from lightly.models.utils import update_momentum
+
         update_momentum(self.encoder, self.encoder_momentum, self.momentum)
         update_momentum(self.head, self.head_momentum, self.momentum)
         update_momentum(self.inference, self.inference_momentum, self.momentum)
@@ -135,6 +138,8 @@ class NACMomentumQueue(nn.Module):
         code and MoCo do, so that BatchNorm statistics cannot pair the views.
         """
         distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+        from lightly.models.utils import batch_shuffle, batch_unshuffle
+
         shuffled, order = batch_shuffle(x, distributed=distributed)
         h = batch_unshuffle(self.encoder_momentum(shuffled), order, distributed=distributed)
         return torch.tanh(self.head_momentum(h) * self.scale), self.inference_momentum(h) * self.scale

@@ -13,6 +13,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from ssl_core.errors import ConfigWarning
 from ssl_ring.anneal_schedule import Schedule, annealed_upper
 
 _EPS = 1e-9
@@ -122,11 +123,9 @@ class RingSelector(nn.Module):
         if steps_per_epoch < 1:
             raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
         if schedule != "none" and 0 < max_epochs < anneal_epochs and u_start > u:
-            warnings.warn(
-                f"ring: anneal_epochs={anneal_epochs} exceeds max_epochs={max_epochs}; u will not reach {u} "
-                f"before training ends (set selector.params.anneal_epochs <= {max_epochs})",
-                stacklevel=2,
-            )
+            warnings.warn(ConfigWarning(
+                "anneal_epochs", f"{anneal_epochs} exceeds train.epochs ({max_epochs}): u will not anneal down to "
+                f"{u} before training ends; set it <= {max_epochs}"))
         annealed_upper(schedule, 0, 1, u_start, u)  # validates the schedule name
         self.l = float(l)
         self.u = float(u)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+
+from ssl_core.errors import ConfigWarning
 import torch
 
 from ssl_core import make_registry
@@ -215,5 +217,6 @@ def test_registered_as_ring_with_context():
 
 
 def test_warns_when_annealing_outlasts_training():
-    with pytest.warns(UserWarning, match="will not reach"):
+    with pytest.warns(ConfigWarning, match="will not anneal down to 10.0 before training ends; set it <= 10") as caught:
         RingSelector(anneal_epochs=100, max_epochs=10)
+    assert caught[0].message.key == "anneal_epochs"
