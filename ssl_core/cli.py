@@ -70,8 +70,11 @@ def _cmd_eval(args) -> int:
     out = run_dir if name is None else run_dir / EVALUATIONS / name
     replaced = out / "results.json"
     if replaced.exists():
-        previous = json.loads(replaced.read_text())
-        listed = ", ".join(dict.fromkeys(r["evaluator"] for r in previous.get("evaluations", []))) or "no evaluator"
+        try:
+            previous = json.loads(replaced.read_text())
+            listed = ", ".join(dict.fromkeys(r["evaluator"] for r in previous.get("evaluations", []))) or "no evaluator"
+        except (ValueError, KeyError, TypeError, AttributeError):  # damaged or half-written: replaced all the same
+            listed = "unreadable"
         print(f"[ssl-core] this evaluation replaces {replaced} ({listed}); name a new one with --name NAME")
     evaluate_run(run_dir, overrides=args.overrides, name=name)
     print((out / "results.md").read_text())
@@ -283,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", ".*LeafSpec.*")
     # Lightning's start-up chatter (accelerator lines, advertising tips) hides what matters.
     logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
-    from ssl_core.preemption import Preempted
+    from ssl_core.preempted import Preempted
 
     try:
         return args.func(args)

@@ -35,6 +35,8 @@ from typing import Iterator
 
 from pytorch_lightning.callbacks import Callback
 
+from ssl_core.preempted import Preempted  # noqa: F401 - re-exported
+
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
@@ -91,25 +93,6 @@ def requeue_on_sigusr1(what: str = "the evaluation") -> Iterator[None]:
         signal.signal(usr1, previous)
 
 
-class Preempted(Exception):
-    """Training stopped on a signal after saving a checkpoint of the current step.
-
-    Attributes:
-        signum: the signal's number.
-        step: the global step of the checkpoint.
-        checkpoint: its path.
-    """
-
-    def __init__(self, signum: int, step: int, checkpoint: Path, requeue: str | None = None):
-        self.signum, self.step, self.checkpoint = signum, step, Path(checkpoint)
-        then = f"; {requeue}: it resumes from there" if requeue and requeue.endswith("requeued") else (
-            f"; {requeue}; continue the run with --resume" if requeue else "; continue the run with --resume")
-        super().__init__(f"{signal.Signals(signum).name} received: saved the checkpoint of step {step} "
-                         f"({checkpoint}){then}")
-
-    @property
-    def exit_code(self) -> int:
-        return 128 + self.signum
 
 
 class PreemptionCheckpoint(Callback):
