@@ -13,7 +13,7 @@ from ssl_core.seeded_rng import item_seed
 
 from ssl_contrastive.ir import check_bank, memory_bank_nce
 from ssl_contrastive.memory_bank import MemoryBank
-from ssl_la.kmeans import kmeans
+from ssl_la.kmeans import faiss_available, kmeans
 from ssl_la.la_loss import la_loss
 
 
@@ -104,8 +104,9 @@ class LocalAggregation(nn.Module):
         if self.source.k > size:
             raise ValueError(f"the memory bank's k ({self.source.k}, the background neighbours) exceeds its {size} "
                              f"entries; set objective.negatives.source.params.k <= {size}")
-        if kmeans_backend == "faiss":
-            kmeans(torch.eye(1), 1, 0, 1, "faiss")  # fails now, with the install hint, if faiss is absent
+        if kmeans_backend == "faiss" and not faiss_available():
+            raise ValueError("kmeans_backend 'faiss' needs the faiss package (pip install faiss-cpu); "
+                             "or use 'auto' (faiss when installed, else torch) or 'torch'")
         self.temperature = temperature
         self.num_clusters = num_clusters
         self.kmeans_iters = kmeans_iters

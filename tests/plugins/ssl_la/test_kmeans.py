@@ -90,3 +90,14 @@ def test_faiss_and_torch_give_the_same_clustering(seed):
     faiss_labels = kmeans(x, 5, seed, iters=20, backend="faiss")
     assert torch.bincount(torch_labels, minlength=5).min() > 0, "no empty cluster: the backends must agree"
     assert torch.equal(torch_labels, faiss_labels)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_faiss_and_torch_agree_on_bank_like_points(seed):
+    if not faiss_available():
+        pytest.skip("faiss is not installed (pip install faiss-cpu); its k-means path is untested here")
+    g = torch.Generator().manual_seed(seed)
+    x = torch.nn.functional.normalize(torch.randn(600, 16, generator=g), dim=1)  # unit vectors, no structure
+    torch_labels = kmeans(x, 20, seed, iters=20, backend="torch")
+    assert torch.bincount(torch_labels, minlength=20).min() > 0, "no empty cluster: the backends must agree"
+    assert torch.equal(torch_labels, kmeans(x, 20, seed, iters=20, backend="faiss"))

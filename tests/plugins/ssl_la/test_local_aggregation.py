@@ -170,3 +170,10 @@ def test_a_bank_built_here_has_momentum_one_half():
         LocalAggregation(out_dim=DIM, num_clusters=4, encoder=SmallCNN(width=2, in_channels=1), num_examples=N)
     la = LocalAggregation(out_dim=DIM, num_clusters=4, encoder=SmallCNN(width=2, in_channels=1), num_examples=5000)
     assert la.source.momentum == 0.5 and la.source.k == 4096
+
+
+def test_the_faiss_backend_is_refused_at_build_time_without_faiss():
+    if la_module.faiss_available():
+        pytest.skip("faiss is installed: the missing-faiss error cannot occur")
+    with pytest.raises(ValueError, match="kmeans_backend 'faiss' needs the faiss package"):
+        make_la(kmeans_backend="faiss")
