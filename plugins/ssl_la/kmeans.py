@@ -6,7 +6,9 @@ training; the authors' code clusters with faiss (L2 distance, 20 Lloyd
 iterations). Both backends here start from the same initial centroids (``k``
 distinct bank entries drawn with a ``torch.Generator`` seeded by ``seed``) and
 run the same Lloyd iterations, so on data where no cluster empties they give
-the same assignment.
+the same assignment up to float32 rounding: on small inputs exactly the same
+labels; on a 50,000 x 128 bank in 1,000 clusters near-ties make 0.4% of the
+labels differ after 20 iterations.
 """
 
 from __future__ import annotations
