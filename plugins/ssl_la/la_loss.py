@@ -30,6 +30,10 @@ def la_loss(anchor: Tensor, bank: Tensor, index: Tensor, labels: Tensor, k: int,
         labels: ``[H, N]`` cluster labels of the bank entries, one row per k-means run.
         k: background neighbours per anchor.
         temperature: ``t`` (0.07).
+
+    Returns:
+        The loss, and metrics: ``close_in_background``, the mean size of
+        ``C_i ∩ B_i``, and ``background_similarity``, the mean ``v_j . v`` over ``B_i``.
     """
     sim = anchor @ bank.T  # [B, N]; the bank is a copy outside autograd's view of the memory bank
     neighbours = background_neighbours(sim.detach(), index, k)

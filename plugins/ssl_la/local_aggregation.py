@@ -148,6 +148,15 @@ class LocalAggregation(nn.Module):
         return int(self.steps_done) // steps_per_epoch
 
     def step(self, views: list[Tensor], index: Tensor) -> tuple[Tensor, dict[str, float]]:
+        """One step on ``views[0]``: the IR loss in the warm-up, else the LA loss; then the bank update.
+
+        Args:
+            views: the batch's views; only the first is used.
+            index: ``[B]`` the examples' bank entries.
+
+        Returns:
+            The loss and its metrics (``close_in_background``: mean size of ``C_i ∩ B_i``).
+        """
         epoch = self._announced_epoch
         if epoch is None:
             epoch = self.epoch_of_step(index.shape[0])
