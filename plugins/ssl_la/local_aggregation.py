@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Literal
 
 import torch
@@ -15,6 +16,9 @@ from ssl_contrastive.ir import check_bank, memory_bank_nce
 from ssl_contrastive.memory_bank import MemoryBank
 from ssl_la.kmeans import faiss_available, kmeans
 from ssl_la.la_loss import la_loss
+
+LA_MOMENTUM = 0.5
+"""The bank update momentum of LA: ``v_i <- normalize(0.5 v_i + 0.5 f(x_i))``."""
 
 
 class LocalAggregation(nn.Module):
@@ -98,6 +102,10 @@ class LocalAggregation(nn.Module):
             raise ValueError("LA takes no negative selector (the CNCE paper defines the ring for IR, CMC, MoCo and "
                              "SimCLR, not LA); remove objective.negatives.select")
         self.source = check_bank(source, out_dim, num_examples, momentum=0.5)
+        if getattr(self.source, "momentum", LA_MOMENTUM) != LA_MOMENTUM:
+            warnings.warn(f"LA updates its bank with momentum {LA_MOMENTUM} (Zhuang et al.); this bank has "
+                          f"{self.source.momentum}: set objective.negatives.source.params.momentum: {LA_MOMENTUM}",
+                          stacklevel=2)
         size = len(self.source)
         if not 1 <= num_clusters <= size:
             raise ValueError(f"num_clusters must lie in [1, {size}] (the bank's entries), got {num_clusters}")

@@ -162,7 +162,7 @@ def test_a_selector_and_a_too_large_k_are_refused():
     with pytest.raises(ValueError, match="no negative selector"):
         make_la(selector=RingSelector())
     with pytest.raises(ValueError, match="exceeds its 24 entries"):
-        make_la(source=MemoryBank(k=N + 1, dim=DIM, num_examples=N))
+        make_la(source=MemoryBank(k=N + 1, momentum=0.5, dim=DIM, num_examples=N))
 
 
 def test_a_bank_built_here_has_momentum_one_half():
@@ -177,3 +177,8 @@ def test_the_faiss_backend_is_refused_at_build_time_without_faiss():
         pytest.skip("faiss is installed: the missing-faiss error cannot occur")
     with pytest.raises(ValueError, match="kmeans_backend 'faiss' needs the faiss package"):
         make_la(kmeans_backend="faiss")
+
+
+def test_a_bank_with_another_momentum_is_warned_about():
+    with pytest.warns(UserWarning, match="momentum 0.5"):
+        make_la(source=MemoryBank(k=K, momentum=0.0, dim=DIM, num_examples=N))
