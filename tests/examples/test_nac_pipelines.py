@@ -33,6 +33,7 @@ TINY = {
     "cifar10_nac_hashing_vgg16bn_p04": ("cifar10-jpg", SMALL),
     "cifar10_nac_resnet18_cpu": ("cifar10-jpg", SMALL),
     "cifar10_nac_hashing_cpu": ("cifar10-jpg", SMALL),
+    "nac-p04_resnet18-w025_adam-b256-15e_cifar10-hash": ("cifar10-jpg", SMALL),
     "librispeech_nac_resnet18_200e": ("librispeech-mini", SMALL),
     "librispeech_mini_nac_cpu": ("librispeech-mini", SMALL),
 }
