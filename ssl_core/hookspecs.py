@@ -12,6 +12,25 @@ docstring of each hook lists them.
 
 Built-in plugins are plain modules registered by the same plugin manager as
 third-party ones, which are found through the ``ssl_core`` entry-point group.
+
+Factory attributes the core reads (every other rule of an extension is in
+the docstring of its hook below):
+
+- ``sources`` (objectives): tuple of sampler names, the first the default;
+  an empty tuple means the objective takes no negatives.
+- ``source_requires`` (objectives): optional members of
+  :class:`ssl_core.negatives.NegativeSource` the objective needs of its
+  source (IR and CMC: ``("positives",)``); any registered sampler that has
+  them, and ``pool`` / ``update``, is accepted, listed in ``sources`` or not.
+- ``component_params`` (any kind): ``{param: kind}`` for parameters whose
+  value is itself a component reference (``name`` or ``{name, params}``),
+  validated as one (linear_probe's ``augment_views: views``).
+- ``wraps_dataset`` (datasets): ``{"name": param, "params": param,
+  "splits": param}`` naming the parameters that hold a wrapped dataset's
+  name, params and splits (``retrieval_subset``), checked before building.
+- ``out_dim`` (objective parameter): the key size of the negative source
+  (its context parameter ``dim``): the value in the pipeline file, else the
+  factory's default, else 128.
 """
 
 from __future__ import annotations
@@ -39,12 +58,28 @@ def ssl_core_objectives() -> dict[str, Callable]:
       never run outside training.
     - ``embed(x) -> Tensor``: the output space the objective trains (the
       projection head's pre-activation); hash codes are its sign.
+    - optional ``on_step(global_step: int, epoch: int) -> None``: called by
+      the trainer before every ``step`` (after a resume with the restored
+      step and epoch), to drive schedules (the objective passes it on to its
+      source and selector: :class:`ssl_core.negatives.NegativesHooks`).
+    - optional ``on_epoch(epoch: int) -> None``: called once per epoch and
+      session, just before the epoch's first ``on_step`` (so also for an
+      epoch resumed mid-way).
+    - optional ``encoder`` attribute: the trained backbone that evaluators and
+      exports use, when it is not the encoder given (CMC's two channel-split
+      copies); without it, the given encoder.
+
+    Metrics: every entry of ``step``'s dict is logged under its name; names
+    ``group/name`` (``ring/lower``, ``ring/upper``) share one panel of the
+    training curves. Selectors and sources report through the objective
+    (``NegativesHooks.negatives_metrics``).
 
     Context parameters: ``encoder`` (the built encoder), ``source`` (the
     negative source or ``None``), ``selector`` (the negative selector or
-    ``None``), ``num_examples`` (training-set size). The class attribute
-    ``sources`` (tuple of sampler names, first is the default) says which
-    negative sources it accepts; an empty tuple means it takes none.
+    ``None``), ``num_examples`` (training-set size). The class attributes
+    ``sources`` and ``source_requires`` (above) say which negative sources
+    it takes. The objective uses its source and selector only through
+    :class:`ssl_core.negatives.NegativeSource` / ``NegativeSelector``.
     """
 
 
@@ -52,7 +87,11 @@ def ssl_core_objectives() -> dict[str, Callable]:
 def ssl_core_samplers() -> dict[str, Callable]:
     """Negative sources (in-batch, memory bank, queue), by name.
 
-    A factory returns an ``nn.Module`` whose state (bank, queue, pointer) is
+    A factory returns an ``nn.Module`` following
+    :class:`ssl_core.negatives.NegativeSource`: ``pool(keys, index) ->
+    (pool, valid)`` and ``update(keys, index)``, optionally ``positives(index)``,
+    ``num_negatives`` and ``dim``, and optionally ``on_step(global_step,
+    epoch)`` / ``metrics()`` as selectors. Its state (bank, queue, pointer) is
     held in persistent buffers so that it is saved in every checkpoint.
     Context parameters: ``dim`` (vector size, the objective's ``out_dim``) and
     ``num_examples`` (training-set size).
@@ -63,12 +102,16 @@ def ssl_core_samplers() -> dict[str, Callable]:
 def ssl_core_selectors() -> dict[str, Callable]:
     """Negative selectors (e.g. the CNCE ring), by name.
 
-    A factory returns an ``nn.Module`` with ``select(sim, valid) -> keep``:
-    given anchor-to-pool similarities ``sim`` ``[B, P]`` and a boolean mask
-    ``valid`` ``[B, P]`` of the entries allowed as negatives, it returns the
-    boolean mask of the negatives kept per anchor. ``set_step(global_step)``
-    drives any schedule; the step is kept in a buffer so resume lands on the
-    same band. Context parameters: ``steps_per_epoch``, ``max_epochs``.
+    A factory returns an ``nn.Module`` following
+    :class:`ssl_core.negatives.NegativeSelector`: ``select(sim, valid) ->
+    keep``: given anchor-to-pool similarities ``sim`` ``[B, P]`` and a
+    boolean mask ``valid`` ``[B, P]`` of the entries allowed as negatives
+    (``None``: all), it returns the boolean mask of the negatives kept per
+    anchor. Optional ``on_step(global_step, epoch)`` drives any schedule (the
+    step kept in a buffer so resume lands on the same band) and optional
+    ``metrics() -> {name: float}`` reports its state into the objective's
+    metrics. Context parameters: ``steps_per_epoch`` (of the global batch,
+    all processes together) and ``max_epochs``.
     """
 
 

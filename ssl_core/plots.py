@@ -30,33 +30,36 @@ def read_metrics(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     return {k: sorted(v.items()) for k, v in series.items()}
 
 
+def panels_of(keys) -> dict[str, list[str]]:
+    """Metrics grouped into panels: ``group/name`` keys share the panel ``group``; any other key has its own.
+
+    ``loss`` comes first, then the panels in name order, each panel's keys sorted.
+    """
+    panels: dict[str, list[str]] = {}
+    for key in sorted(keys):
+        panels.setdefault(key.split("/", 1)[0] if "/" in key else key, []).append(key)
+    return dict(sorted(panels.items(), key=lambda item: (item[0] != "loss", item[0])))
+
+
 def plot_training_curves(run_dir: Path, out: Path) -> Path | None:
-    """One panel per logged metric against the step, the ring band in its own; the PNG path (None without a log)."""
+    """One panel per logged metric or metric group (:func:`panels_of`) against the step; the PNG path (None without a log)."""
     series = read_metrics(run_dir)
     if not series:
         return None
-    keys = ["loss"] + sorted(k for k in series if k != "loss" and not k.startswith("ring_"))
-    keys = [k for k in keys if k in series]
-    band = [k for k in ("ring_upper", "ring_lower") if k in series]
-    panels = len(keys) + (1 if band else 0)
-    cols = min(3, panels)
-    rows = (panels + cols - 1) // cols
+    panels = panels_of(series)
+    cols = min(3, len(panels))
+    rows = (len(panels) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
     flat = axes.ravel()
-    for ax, key in zip(flat, keys):
-        steps, values = zip(*series[key])
-        ax.plot(steps, values, lw=1)
-        ax.set_title(key)
-        ax.set_xlabel("step")
-    if band:
-        ax = flat[len(keys)]
-        for key in band:
+    for ax, (title, keys) in zip(flat, panels.items()):
+        for key in keys:
             steps, values = zip(*series[key])
-            ax.plot(steps, values, label=key.replace("ring_", ""))
-        ax.set_title("ring band (percentiles)")
+            ax.plot(steps, values, lw=1, label=key.split("/", 1)[1] if "/" in key else None)
+        ax.set_title(title)
         ax.set_xlabel("step")
-        ax.legend()
-    for ax in flat[panels:]:
+        if any("/" in key for key in keys):
+            ax.legend()
+    for ax in flat[len(panels):]:
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(out, dpi=110)

@@ -10,7 +10,7 @@ import yaml
 
 from ssl_core.checkpoint_io import atomic_torch_save, atomic_write_text
 from ssl_core.config import Config
-from ssl_core.epoch_sampler import EpochSampler, ResumableLoader
+from ssl_core.epoch_sampler import EpochSampler, ResumableLoader, TrainedBatches
 from ssl_core.errors import ConfigError
 from ssl_core.multi_view_dataset import MultiViewDataset
 from ssl_core.pipeline import build_pipeline
@@ -56,13 +56,16 @@ def train(config: Config, registry: Registry, resume: bool = False, callbacks: l
     for stale in checkpoint.parent.glob(f".{checkpoint.name}.tmp*"):  # left by a run killed mid-write; never loaded
         stale.unlink(missing_ok=True)
 
-    pipeline = build_pipeline(config, registry)
     train_cfg = config.values["train"]
-    sampler = EpochSampler(len(pipeline.train_data), train_cfg["batch_size"], config.values["seed"])
+    trainer = make_trainer(train_cfg, run_dir, callbacks, data_callbacks=[TrainedBatches()])
+    # Under DDP each process reads its own slice of every global batch: the steps per epoch (the selectors'
+    # schedules, the learning rate) are those of the global batch, known once the trainer is.
+    pipeline = build_pipeline(config, registry, world_size=trainer.world_size)
+    sampler = EpochSampler(len(pipeline.train_data), train_cfg["batch_size"], config.values["seed"],
+                           world_size=trainer.world_size)
     loader = ResumableLoader(MultiViewDataset(pipeline.train_data, pipeline.views, config.values["seed"]), sampler,
                              num_workers=config.values["data"]["num_workers"])
-    module = SSLModule(pipeline.objective, train_cfg, sampler, run_dir / "checkpoints")
-    trainer = make_trainer(train_cfg, run_dir, callbacks)
+    module = SSLModule(pipeline.objective, train_cfg, run_dir / "checkpoints")
     started = time.time()
     trainer.fit(module, loader, ckpt_path=str(checkpoint) if resume else None)
     if trainer.interrupted:
