@@ -35,3 +35,7 @@ class ParamError(SslCoreError, ValueError):
         self.key = key
         self.message = message
         self.choices = choices or []
+
+
+class ExportError(SslCoreError):
+    """A trained backbone cannot be written in the format asked for; the message names the supported ones."""

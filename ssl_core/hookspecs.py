@@ -168,6 +168,21 @@ def ssl_core_suites() -> dict[str, Callable]:
     """
 
 
+@hookspec
+def ssl_core_export_formats() -> dict[str, Callable]:
+    """Export formats of a trained backbone for other tools (``ssl-core export RUN --format NAME``), by name.
+
+    A factory takes the format's options (``ssl-core export RUN --format
+    NAME key=value ...``) and returns an object with ``file_name`` (the
+    default output file, written in the run folder) and ``write(encoder,
+    out) -> str``: convert the trained encoder (the ``nn.Module`` itself)
+    and write it to ``out`` atomically, returning a one-line note for the
+    user (what to load it into, what is not in it). An encoder it cannot
+    convert raises :class:`ssl_core.errors.ExportError` saying what it
+    supports. The encoder plugin that knows its modules' names provides them.
+    """
+
+
 KINDS: dict[str, str] = {
     "objective": "ssl_core_objectives",
     "sampler": "ssl_core_samplers",
@@ -177,5 +192,19 @@ KINDS: dict[str, str] = {
     "views": "ssl_core_views",
     "evaluator": "ssl_core_evaluators",
     "suite": "ssl_core_suites",
+    "export_format": "ssl_core_export_formats",
 }
 """Component kind -> the hook that declares it."""
+
+
+@hookspec
+def ssl_core_add_commands(subparsers) -> None:
+    """Add ``ssl-core`` subcommands, as pytest's ``pytest_addoption`` adds options.
+
+    ``subparsers`` is the ``argparse`` sub-parsers action of the ``ssl-core``
+    parser: call ``subparsers.add_parser(name, help=...)``, add its arguments
+    and ``set_defaults(func=command)`` where ``command(args) -> int`` is the
+    exit status. An :class:`ssl_core.errors.SslCoreError` it raises is printed
+    as one line (exit 2). A name already taken (by the core or another
+    plugin) is refused and reported; the other commands still load.
+    """
