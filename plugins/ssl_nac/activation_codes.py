@@ -135,7 +135,8 @@ def run_codes(run_dir: str | Path, split: str = "test", out: str | Path | None =
     """
     import ssl_core
     from ssl_core.checkpoint_io import safe_torch_load
-    from ssl_core.config import literal_choices, load_config
+    from ssl_core.config import load_config
+    from ssl_core.params import literal_choices
     from ssl_core.eval_context import TransformedDataset
     from ssl_core.pipeline import build_pipeline
     from ssl_core.run import MODEL_FILE, PIPELINE_FILE
