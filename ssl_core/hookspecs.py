@@ -155,7 +155,11 @@ def ssl_core_evaluators() -> dict[str, Callable]:
 
     A factory returns an object with ``evaluate(ctx) -> dict`` where ``ctx``
     is an :class:`ssl_core.harness.EvalContext`; the evaluator never trains
-    the encoder. It returns ``{"metrics": {name: float}, "protocol": {...}}``.
+    the encoder. It returns ``{"metrics": {name: float}, "protocol": {...}}``
+    and optionally ``"outcomes"``, the names of the protocol entries that are
+    results of the run rather than part of the protocol (a chosen learning
+    rate, the encoder's feature size, the run's own files), which
+    ``ssl-core compare`` does not compare, and ``"tables"`` ``{title: markdown}``.
     """
 
 
