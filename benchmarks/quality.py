@@ -67,22 +67,36 @@ SUITES = {
         "title": "Speech at CPU scale: IR vs IRing pretrained on LibriSpeech-mini, transfer top-1",
     },
     "hashing": {
-        "runs": [("NAC (p = 0.4)", "nac-p0.4_vgg16bn-w0.25_1xb128-coslr-15e_cifar10jpg-600pc-hashing.yaml"), ("SimCLR", "simclr_vgg16bn-w0.25_1xb128-coslr-15e_cifar10jpg-600pc-hashing.yaml"),
-                 ("MoCo", "moco_vgg16bn-w0.25_1xb128-coslr-15e_cifar10jpg-600pc-hashing.yaml")],
-        "metrics": ["hash_retrieval/map_at_all"],
-        "title": "Hashing at CPU scale: 128-bit codes, CIFAR-10 retrieval protocol (CIFAR-10 JPEGs)",
+        "runs": [("NAC (p = 0.4)", "nac-p0.4_resnet18-w0.25_1xb256-coslr-15e_cifar10jpg-hashing.yaml"),
+                 ("SimCLR", "simclr_resnet18-w0.25_1xb256-coslr-15e_cifar10jpg-hashing.yaml"),
+                 ("MoCo", "moco_resnet18-w0.25_1xb256-coslr-15e_cifar10jpg-hashing.yaml")],
+        "metrics": ["hash_retrieval/map_at_all", "code_statistics/distinct_codewords", "code_statistics/constant_bits"],
+        "pairs": [("NAC (p = 0.4)", "SimCLR"), ("NAC (p = 0.4)", "MoCo")],
+        "title": "Hashing at CPU scale: 128-bit codes, the full CIFAR-10 retrieval protocol (CIFAR-10 JPEGs)",
+        # Hyper-parameters are chosen on the training images alone: 100 of each class's 500 are the queries,
+        # the other 4,000 the database (the 10,000 test queries are never seen).
+        "validation": {
+            "evaluate": "[{name: hash_retrieval, params: {protocol: per_class, pool_splits: [train], "
+                        "queries_per_class: 100, train_per_class: 0, seed: 1, plot: false}, "
+                        "data: {dataset: retrieval_subset, params: {dataset: image_folder, params: "
+                        "{root: ../shared/data/cifar10-jpg}, pool_splits: [train, test], queries_per_class: 1000, "
+                        "train_per_class: 500, seed: 0}}}]",
+            "metric": "hash_retrieval/map_at_all",
+            "grid": {"train.optimizer.lr": [1.0e-3, 3.0e-3]},
+        },
     },
 }
 
 
-def run_one(pipeline: Path, seed: int, out: Path, threads: int, baseline: bool, log: Path) -> float:
+def run_one(pipeline: Path, seed: int, out: Path, threads: int, baseline: bool, log: Path,
+            overrides: tuple[str, ...] = ()) -> float:
     """Train and evaluate one pipeline at one seed in a subprocess; its wall time in seconds (0 if done before)."""
     if (out / "results.json").exists():
         return 0.0
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     command = [sys.executable, "-c", f"import torch; torch.set_num_threads({threads}); "
                "from ssl_core.cli import main; raise SystemExit(main())",
-               "run", str(pipeline), f"seed={seed}", f"output={out}"]
+               "run", str(pipeline), f"seed={seed}", f"output={out}", *overrides]
     if baseline:
         command.append("eval_options.random_init_baseline=true")
     if out.exists():
@@ -152,6 +166,7 @@ def report(suite: str, spec: dict, seeds: list[int], out_root: Path, walls: dict
     if reference:
         lines.append(f"| random-init encoder ({reference_of}; {reference_kind}) | - | "
                      + " | ".join(f"{reference[m]:.3f}" if m in reference else "-" for m in metrics) + " | - |")
+    paired = paired_differences(spec, seeds, out_root, metrics)
     machine = f"{platform.platform()}; {os.cpu_count()} CPUs; Python {platform.python_version()}"
     total = sum(walls.get((file, s), 0.0) for _, file in spec["runs"] for s in seeds)
     commits = sorted({c for c in commits if c})
@@ -165,8 +180,94 @@ def report(suite: str, spec: dict, seeds: list[int], out_root: Path, walls: dict
         "(training and evaluation) while other runs and jobs shared the 2 cores, so they are an upper bound. "
         "A dash: not run within the budget.",
         "\n".join(lines),
+        *paired,
         f"Sum of the runs' wall times: {total / 60:.0f} min.",
     ])
+
+
+def seed_values(spec: dict, name: str, seed: int, out_root: Path, metric: str) -> float | None:
+    """One method's value of ``metric`` at one seed (``None`` if that run is missing)."""
+    file = dict(spec["runs"])[name]
+    path = out_root / f"{Path(file).stem}_s{seed}" / "results.json"
+    if not path.exists():
+        return None
+    return metric_values(json.loads(path.read_text()), [metric], "pretrained").get(metric)
+
+
+def paired_differences(spec: dict, seeds: list[int], out_root: Path, metrics: list[str]) -> list[str]:
+    """Per seed, ``method - baseline`` for every pair of the suite: the seed's own difference, mean and range."""
+    if not spec.get("pairs"):
+        return []
+    headline = [m for m in metrics if not m.startswith("code_statistics/")]
+    lines = ["| difference | metric | per seed | mean | range | seeds above 0 |", "|---|---|---|---:|---|---:|"]
+    for method, baseline in spec["pairs"]:
+        for metric in headline:
+            diffs = []
+            for seed in seeds:
+                a, b = (seed_values(spec, n, seed, out_root, metric) for n in (method, baseline))
+                if a is not None and b is not None:
+                    diffs.append((seed, a - b))
+            if not diffs:
+                continue
+            values = [d for _, d in diffs]
+            lines.append(f"| {method} - {baseline} | {metric} | " + ", ".join(f"s{s}: {d:+.3f}" for s, d in diffs)
+                         + f" | {statistics.fmean(values):+.3f} | [{min(values):+.3f}, {max(values):+.3f}] | "
+                         f"{sum(v > 0 for v in values)}/{len(values)} |")
+    return ["Paired differences (same seed: same initial weights, data order and views for both methods):",
+            "\n".join(lines)]
+
+
+def grid_points(grid: dict) -> list[dict]:
+    """Every combination of the grid's values, as ``{key: value}``."""
+    points = [{}]
+    for key, values in grid.items():
+        points = [{**p, key: v} for p in points for v in values]
+    return points
+
+
+def validate(suite: str, spec: dict, args, out_root: Path, log: Path) -> None:
+    """Each method at every grid point (seed 0), scored on the suite's validation protocol; best per method."""
+    val = spec["validation"]
+    tasks = [(name, file, point) for name, file in spec["runs"] for point in grid_points(val["grid"])
+             if not args.only or file in args.only]
+
+    def out_of(file, point):
+        tag = "_".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in point.items())
+        return out_root / "validation" / f"{Path(file).stem}_{tag}"
+
+    def work(task):
+        name, file, point = task
+        overrides = (f"evaluate={val['evaluate']}", "eval_options.random_init_baseline=false",
+                     *(f"{k}={v}" for k, v in point.items()))
+        print(f"[quality] validation {file} {point} ...", flush=True)
+        seconds = run_one(PIPELINES / file, 0, out_of(file, point), args.threads, False, log, overrides)
+        print(f"[quality] validation {file} {point}: {seconds / 60:.1f} min", flush=True)
+
+    with ThreadPoolExecutor(args.jobs) as pool:
+        for future in [pool.submit(work, t) for t in tasks]:
+            future.result()
+    lines = ["| method | " + " | ".join(val["grid"]) + f" | validation {val['metric']} | chosen |",
+             "|---|" + "---|" * len(val["grid"]) + "---:|---|"]
+    for name, file in spec["runs"]:
+        scores = []
+        for point in grid_points(val["grid"]):
+            path = out_of(file, point) / "results.json"
+            if path.exists():
+                value = metric_values(json.loads(path.read_text()), [val["metric"]], "pretrained")[val["metric"]]
+                scores.append((value, point))
+        best = max(scores, key=lambda s: s[0])[1] if scores else None
+        for value, point in scores:
+            lines.append(f"| {name} | " + " | ".join(str(v) for v in point.values()) + f" | {value:.4f} | "
+                         + ("**yes**" if point == best else "") + " |")
+    text = "\n\n".join([
+        f"# Validation for the {suite} suite: hyper-parameters chosen on the training data alone",
+        f"`python benchmarks/quality.py --suite {suite} --validate`; seed 0; each method's pipeline file with only "
+        "the grid's keys, `seed`, `output` and `evaluate` overridden. The validation protocol (the `evaluate` "
+        f"override) is `{val['evaluate']}`: its queries and database are both drawn from the training split, so "
+        "the test queries are never seen. The chosen value is written into each pipeline file.",
+        "\n".join(lines)])
+    print(text)
+    (RESULTS / f"quality_{suite}_validation.md").write_text(text + "\n")
 
 
 def main() -> None:
@@ -177,8 +278,13 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
     parser.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "quality")
+    parser.add_argument("--validate", action="store_true",
+                        help="choose hyper-parameters: run the suite's grid on its validation protocol (seed 0)")
     args = parser.parse_args()
     spec = SUITES[args.suite]
+    if args.validate and "validation" not in spec:
+        raise SystemExit(f"suite {args.suite} has no validation protocol; suites with one: "
+                         f"{', '.join(k for k, v in SUITES.items() if 'validation' in v)}")
     missing = [f for _, f in spec["runs"] if not (PIPELINES / f).exists()]
     if missing:
         raise SystemExit(f"pipeline files missing from {PIPELINES}: {', '.join(missing)}")
@@ -186,6 +292,10 @@ def main() -> None:
     out_root.mkdir(parents=True, exist_ok=True)
     log = out_root / "runs.log"
     began = time.time()
+    if args.validate:
+        RESULTS.mkdir(exist_ok=True)
+        validate(args.suite, spec, args, out_root, log)
+        return
     tasks = [(file, seed) for seed in args.seeds for _, file in spec["runs"] if not args.only or file in args.only]
     walls_path = out_root / "wall_times.json"
     walls = {tuple(k.split("|")): v for k, v in json.loads(walls_path.read_text()).items()} if walls_path.exists() else {}

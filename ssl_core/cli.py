@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import warnings
 
@@ -15,41 +14,83 @@ from ssl_core.errors import SslCoreError
 def _cmd_run(args) -> int:
     import ssl_core
     from ssl_core.config import load_config
-    from ssl_core.harness import evaluate_run
-    from ssl_core.run import MODEL_FILE, train
 
     registry = ssl_core.registry()
-    config = load_config(args.pipeline, args.overrides, registry)
-    run_dir = train(config, registry, resume=args.resume)
-    if run_dir is None:  # a non-zero DDP rank: rank 0 evaluates
-        return 0
-    if not (run_dir / MODEL_FILE).exists():
-        print(f"[ssl-core] training stopped early; continue with: ssl-core run {args.pipeline} "
-              f"{' '.join(args.overrides)} --resume".replace("  ", " "))
-        return 1
-    if config.values["evaluate"]:
-        evaluate_run(run_dir, registry)
-        print((run_dir / "results.md").read_text())
+    config = load_config(args.pipeline, args.overrides, registry)  # before Lightning is imported: errors come fast
+    from ssl_core.harness import evaluate_run
+    from ssl_core.run import MODEL_FILE, run_dir_of, train
+    from ssl_core.preemption import requeue_on_sigusr1
+    from ssl_core.run_lock import hold_run_folder
+
+    # training and evaluation with no other process in between; under SLURM, SIGUSR1 requeues throughout
+    with hold_run_folder(run_dir_of(config)), requeue_on_sigusr1("the run"):
+        run_dir = train(config, registry, resume=args.resume)
+        if run_dir is None:  # a non-zero DDP rank: rank 0 evaluates
+            return 0
+        if not (run_dir / MODEL_FILE).exists():
+            print(f"[ssl-core] training stopped early; continue with: ssl-core run {args.pipeline} "
+                  f"{' '.join(args.overrides)} --resume".replace("  ", " "))
+            return 1
+        if config.values["evaluate"]:
+            evaluate_run(run_dir, registry)
+            print((run_dir / "results.md").read_text())
     print(f"[ssl-core] run folder: {run_dir}")
     return 0
 
 
-def _cmd_eval(args) -> int:
-    from ssl_core.harness import evaluate_run
+def _cmd_validate(args) -> int:
+    """Every check ``run`` makes before training, nothing trained: the file, the run folder, the built pipeline."""
+    import ssl_core
+    from ssl_core.config import load_config
+    from ssl_core.devices import resolve_device
+    from ssl_core.pipeline import build, build_pipeline
+    from ssl_core.run_folder import check_run_folder, run_dir_of
 
-    evaluate_run(args.run_dir)
-    print(open(os.path.join(args.run_dir, "results.md")).read())
+    registry = ssl_core.registry()
+    config = load_config(args.pipeline, args.overrides, registry)
+    check_run_folder(config, args.resume)
+    pipeline = build_pipeline(config, registry)
+    for i, spec in enumerate(config.values["evaluate"]):
+        build(config, registry, "evaluator", spec["name"], spec["params"], ("evaluate", i, "params"))
+    values = config.values
+    device = resolve_device(values["eval_options"]["device"], values["train"]["accelerator"])
+    print(f"[ssl-core] {args.pipeline} is valid: run '{values['name']}' into {run_dir_of(config)}, "
+          f"{len(pipeline.train_data)} training items, {pipeline.steps_per_epoch} steps per epoch, "
+          f"{len(values['evaluate'])} evaluator(s) on {device}; nothing was trained")
+    return 0
+
+
+def _cmd_eval(args) -> int:
+    from pathlib import Path
+
+    from ssl_core.harness import EVALUATIONS, evaluate_run, evaluation_name
+
+    run_dir = Path(args.run_dir)
+    name = args.name or (evaluation_name(args.overrides) if args.overrides else None)
+    out = run_dir if name is None else run_dir / EVALUATIONS / name
+    replaced = out / "results.json"
+    if replaced.exists():
+        try:
+            previous = json.loads(replaced.read_text())
+            listed = ", ".join(dict.fromkeys(r["evaluator"] for r in previous.get("evaluations", []))) or "no evaluator"
+        except (ValueError, KeyError, TypeError, AttributeError):  # damaged or half-written: replaced all the same
+            listed = "unreadable"
+        print(f"[ssl-core] this evaluation replaces {replaced} ({listed}); name a new one with --name NAME")
+    evaluate_run(run_dir, overrides=args.overrides, name=name)
+    print((out / "results.md").read_text())
+    print(f"[ssl-core] written: {out / 'results.json'}, {out / 'results.md'}")
     return 0
 
 
 def _cmd_compare(args) -> int:
     from pathlib import Path
 
-    from ssl_core.compare import to_markdown, write_comparison
+    from ssl_core.compare import default_out, to_markdown, write_comparison
 
-    comparison = write_comparison(args.run_dirs, Path(args.out))
+    out = Path(args.out) if args.out else default_out(args.run_dirs)
+    comparison = write_comparison(args.run_dirs, out)
     print(to_markdown(comparison))
-    print(f"[ssl-core] written: {args.out}/comparison.md, comparison.csv, comparison.png")
+    print(f"[ssl-core] written: {out}/comparison.md, comparison.csv, comparison.png")
     return 0
 
 
@@ -87,30 +128,70 @@ class _IntermixedParser(argparse.ArgumentParser):
             self._intermixing = False
 
 
+def _json_value(value):
+    """A default as a JSON value: tuples as lists, anything JSON cannot hold as its repr."""
+    if isinstance(value, tuple):
+        value = list(value)
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def pipeline_settings() -> list[dict]:
+    """Every leaf key of the pipeline schema that is not a component (``train.*``, its optimizer and schedule, ...)."""
+    from ssl_core.schema import SCHEMA, Field
+    from ssl_core.params import describe_type
+
+    rows = []
+
+    def walk(schema: dict, prefix: str) -> None:
+        for key, spec in schema.items():
+            dotted = f"{prefix}{key}"
+            if isinstance(spec, dict):
+                walk(spec, dotted + ".")
+            elif isinstance(spec, Field) and spec.kind is None and not key == "params":
+                types = spec.type if isinstance(spec.type, tuple) else (spec.type,)
+                rows.append({"key": dotted, "type": " | ".join(describe_type(t) for t in types), "default": _json_value(spec.default),
+                             "required": spec.required, "doc": spec.doc})
+
+    walk(SCHEMA, "")
+    return rows
+
+
 def _cmd_plugins(args) -> int:
     import ssl_core
+    from ssl_core.docstrings import param_docs
 
     registry = ssl_core.registry()
-    listing = {
-        kind: [{"name": c.name, "plugin": c.plugin, "doc": c.doc(),
+    listing = {}
+    for kind in registry.kinds():
+        listing[kind] = []
+        for c in registry.components(kind):
+            docs = param_docs(c.factory)
+            listing[kind].append({
+                "name": c.name, "plugin": c.plugin, "doc": c.doc(),
                 "params": [{"name": p.name, "type": p.describe().split(": ", 1)[1].split(" = ")[0],
-                            "default": None if p.required else repr(p.default), "required": p.required}
-                           for p in c.params()]}
-               for c in registry.components(kind)]
-        for kind in registry.kinds()
-    }
+                            "default": None if p.required else _json_value(p.default), "required": p.required,
+                            "doc": docs.get(p.name, "")} for p in c.params()]})
     errors = [{"plugin": e.plugin, "error": e.message} for e in registry.load_errors]
+    settings = pipeline_settings()
     if args.json:
-        print(json.dumps({"components": listing, "load_errors": errors}, indent=2))
+        print(json.dumps({"components": listing, "settings": settings, "load_errors": errors}, indent=2))
         return 0
     for kind, components in listing.items():
         print(f"{kind if kind.endswith('s') else kind + 's'}:")
         for c in components:
             print(f"  {c['name']:<22} [{c['plugin']}] {c['doc']}")
-            for p in registry.get(kind, c["name"]).params():
-                print(f"      {p.describe()}")
+            for p, param in zip(registry.get(kind, c["name"]).params(), c["params"]):
+                print(f"      {p.describe()}" + (f"  -- {param['doc']}" if param["doc"] else ""))
         if not components:
             print("  (none)")
+    print("pipeline settings (train.*, its optimizer and schedule, data, eval_options):")
+    for row in settings:
+        default = "required" if row["required"] else json.dumps(row["default"])
+        print(f"  {row['key']}: {row['type']} = {default}" + (f"  -- {row['doc']}" if row["doc"] else ""))
     for e in errors:
         print(f"plugin not loaded: {e['plugin']}: {e['error']}")
     return 0
@@ -119,6 +200,9 @@ def _cmd_plugins(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ssl-core", description="Self-supervised representation learning on images "
                                      "and speech: train a YAML pipeline, evaluate it, list the plugins.")
+    from ssl_core import __version__
+
+    parser.add_argument("--version", action="version", version=f"ssl-core {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_IntermixedParser)
     run = sub.add_parser("run", help="train a pipeline, then run its evaluators",
                          description="Train PIPELINE.yaml into its run folder, then evaluate it. "
@@ -127,12 +211,28 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.epochs=5")
     run.add_argument("--resume", action="store_true", help="continue the run from its last checkpoint")
     run.set_defaults(func=_cmd_run)
-    ev = sub.add_parser("eval", help="evaluate a trained run folder again")
+    val = sub.add_parser("validate", help="every check run makes (file, run folder, built pipeline), nothing trained",
+                         description="Check PIPELINE.yaml with its overrides as ssl-core run would -- keys, types, "
+                                     "component names and parameters, the run folder, building the data, views, "
+                                     "encoder, objective and evaluators -- and train nothing.")
+    val.add_argument("pipeline", help="the pipeline file (YAML)")
+    val.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.epochs=5")
+    val.add_argument("--resume", action="store_true", help="check that the run can be resumed instead")
+    val.set_defaults(func=_cmd_validate)
+    ev = sub.add_parser("eval", help="evaluate a trained run folder again, with other evaluators if given",
+                        description="Run the evaluators again on a trained run. With overrides of evaluate or "
+                                    "eval_options.* (e.g. 'evaluate=[{name: knn, params: {k: 200}}]') the results "
+                                    "go to RUN_DIR/evaluations/<name>/ (name from --name, or made from the "
+                                    "overrides); without, they replace the run's results.json, and the command says "
+                                    "so.")
     ev.add_argument("run_dir")
+    ev.add_argument("overrides", nargs="*", help="overrides of evaluate / eval_options.*")
+    ev.add_argument("--name", default=None, help="write to RUN_DIR/evaluations/NAME/ (default: made from the overrides)")
     ev.set_defaults(func=_cmd_eval)
     cmp = sub.add_parser("compare", help="one table of every metric across run folders, flagging mismatched protocols")
     cmp.add_argument("run_dirs", nargs="+")
-    cmp.add_argument("--out", default="comparison", help="folder for comparison.md / .csv / .png (default: comparison)")
+    cmp.add_argument("--out", default=None, help="folder for comparison.md / .csv / .png (default: comparison/ "
+                                                 "beside the runs, in the folder holding them)")
     cmp.set_defaults(func=_cmd_compare)
     exp = sub.add_parser("export", help="write the pretrained backbone for another tool (torchvision, Detectron2 ...)",
                          description="Write a trained run's backbone in an export format that a plugin provides "
@@ -179,15 +279,35 @@ def add_plugin_commands(subparsers, registry=None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from ssl_core import run_lock
+
+    run_lock.command = " ".join(["ssl-core", *(sys.argv[1:] if argv is None else argv)])  # named by a busy folder
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*LeafSpec.*")
     # Lightning's start-up chatter (accelerator lines, advertising tips) hides what matters.
     logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
+    from ssl_core.preempted import Preempted
+
     try:
         return args.func(args)
-    except (SslCoreError, FileNotFoundError, ValueError) as exc:
+    except (SslCoreError, FileNotFoundError, PermissionError, ValueError) as exc:
         print(f"ssl-core: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the machine's fault, not ssl-core's: a full disk where no message names more
+        from ssl_core.atomic_write import is_disk_full
+
+        if not is_disk_full(exc):
+            raise
+        print(f"ssl-core: error: cannot write {exc.filename or 'a file'}: no space left on its disk; free some "
+              f"space (files written before are complete; --resume continues a run)", file=sys.stderr)
+        return 2
+    except Preempted as exc:  # SIGTERM / SIGINT during training: a checkpoint of the current step was saved
+        print(f"[ssl-core] {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:  # Ctrl-C outside the training loop (building, evaluating): nothing half-written
+        print("[ssl-core] interrupted; every file written so far is complete (--resume, or ssl-core eval, "
+              "continues)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from pathlib import Path
 
 import matplotlib
@@ -12,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ssl_core.atomic_write import atomic_savefig, atomic_write_text  # noqa: E402
 
 
 def load_results(run_dir: Path) -> dict:
@@ -47,11 +49,40 @@ def protocol_of(results: dict, record: dict) -> dict:
     return protocol | {"eval_data": f"{data['dataset']} {json.dumps(data['params'], sort_keys=True)}"}
 
 
+IGNORED_SETTINGS = {"name", "output"}
+"""Pipeline keys that differ between any two runs by construction; not listed as differences."""
+
+
+def flatten(values, prefix: str = "") -> dict[str, object]:
+    """A nested pipeline as ``{dotted.key: value}``; lists of components keep their index (``evaluate.0.params.k``)."""
+    if isinstance(values, dict):
+        items = values.items()
+    elif isinstance(values, list) and any(isinstance(v, (dict, list)) for v in values):
+        items = ((str(i), v) for i, v in enumerate(values))
+    else:
+        return {prefix: values}
+    out: dict[str, object] = {}
+    for key, value in items:
+        out |= flatten(value, f"{prefix}.{key}" if prefix else str(key))
+    return out
+
+
+def differing_settings(runs: list[dict], names: list[str]) -> dict[str, dict[str, object]]:
+    """``{dotted key: {run: value}}`` for every pipeline setting whose value is not the same in all runs."""
+    flat = [flatten(r.get("pipeline", {})) for r in runs]
+    keys = sorted({k for f in flat for k in f} - IGNORED_SETTINGS)
+    return {k: {name: f.get(k, "—") for name, f in zip(names, flat)} for k in keys
+            if len({json.dumps(f.get(k, "—"), sort_keys=True, default=str) for f in flat}) > 1}
+
+
 def compare(run_dirs: list[Path]) -> dict:
     """Rows ``(evaluator, metric, encoder)`` x runs, and the protocol differences per evaluator."""
     runs = [load_results(d) for d in run_dirs]
     infos = [describe_run(r) for r in runs]
-    names = [f"{info['run']}" if [i["run"] for i in infos].count(info["run"]) == 1 else str(d) for info, d in zip(infos, run_dirs)]
+    folders = [Path(d).name for d in run_dirs]
+    unique_folders = len(set(folders)) == len(folders)
+    names = [info["run"] if [i["run"] for i in infos].count(info["run"]) == 1
+             else (folder if unique_folders else str(d)) for info, folder, d in zip(infos, folders, run_dirs)]
     table: dict[tuple, dict[str, float]] = {}
     protocols: dict[str, dict[str, dict]] = {}
     for name, results in zip(names, runs):
@@ -66,14 +97,21 @@ def compare(run_dirs: list[Path]) -> dict:
                      if len({json.dumps(p.get(k), sort_keys=True, default=str) for p in by_run.values()}) > 1}
         if differing:
             mismatches[evaluator] = differing
-    return {"runs": names, "infos": infos, "table": table, "mismatches": mismatches}
+    return {"runs": names, "infos": infos, "table": table, "mismatches": mismatches,
+            "settings": differing_settings(runs, names)}
 
 
 def to_markdown(comparison: dict) -> str:
     runs, mismatches = comparison["runs"], comparison["mismatches"]
-    lines = ["# Comparison", "", "| run | method | encoder | epochs | data | seed |", "|---|---|---|---|---|---|"]
+    settings = comparison.get("settings", {})
+    shown = {"encoder.name", "train.epochs", "data.dataset", "seed"}  # already columns of their own
+    extra = [k for k in settings if k not in shown and not k.startswith("evaluate")]
+    lines = ["# Comparison", "", "| run | method | encoder | epochs | data | seed |" + "".join(f" {k} |" for k in extra),
+             "|---|---|---|---|---|---|" + "---|" * len(extra)]
     lines += [f"| {n} | {i['method']} | {i['encoder']} | {i['epochs']} | {i['data']} | {i['seed']} |"
-              for n, i in zip(runs, comparison["infos"])]
+              + "".join(f" {_cell(settings[k][n])} |" for k in extra) for n, i in zip(runs, comparison["infos"])]
+    if extra:
+        lines += ["", "Settings that differ between the runs: " + ", ".join(f"`{k}`" for k in extra) + "."]
     lines += ["", "| evaluator | metric | encoder | " + " | ".join(runs) + " |", "|---|---|---|" + "---|" * len(runs)]
     for (evaluator, metric, encoder), values in comparison["table"].items():
         flag = " (!)" if evaluator in mismatches else ""
@@ -87,6 +125,10 @@ def to_markdown(comparison: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _cell(value) -> str:
+    return json.dumps(value, default=str) if isinstance(value, (dict, list)) else str(value)
+
+
 def to_csv(comparison: dict) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
@@ -94,37 +136,66 @@ def to_csv(comparison: dict) -> str:
     for (evaluator, metric, encoder), values in comparison["table"].items():
         writer.writerow([evaluator, metric, encoder, evaluator in comparison["mismatches"],
                          *[values.get(r, "") for r in comparison["runs"]]])
+    for key, by_run in comparison.get("settings", {}).items():  # the settings that differ, one row each
+        writer.writerow(["setting", key, "", "", *[_cell(by_run[r]) for r in comparison["runs"]]])
     return out.getvalue()
 
 
 def bar_chart(comparison: dict, out: Path) -> Path:
-    """Grouped bars: one group per (evaluator, metric, encoder), one bar per run; mismatched groups hatched."""
-    rows = list(comparison["table"].items())
+    """One panel per (evaluator, metric), one bar per run and encoder, its value written on it; hatched: protocols differ.
+
+    Panels are laid out three to a row, about 4.5 x 3.4 inches each, so labels
+    stay legible whatever the number of metrics.
+    """
     runs = comparison["runs"]
-    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(rows) * max(1, len(runs)) / 2), 4))
-    width = 0.8 / max(1, len(runs))
-    for j, run in enumerate(runs):
-        xs = [i + j * width for i in range(len(rows))]
-        ys = [values.get(run, 0.0) for _, values in rows]
-        bars = ax.bar(xs, ys, width, label=run)
-        for bar, ((evaluator, _, _), _) in zip(bars, rows):
-            if evaluator in comparison["mismatches"]:
-                bar.set_hatch("//")
-    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(rows))])
-    ax.set_xticklabels([f"{e}\n{m}\n{enc}" for (e, m, enc), _ in rows], fontsize=7)
-    ax.legend(fontsize=8)
-    ax.set_title("comparison (hatched: protocols differ)")
+    panels: dict[tuple[str, str], dict[str, dict[str, float]]] = {}
+    for (evaluator, metric, encoder), values in comparison["table"].items():
+        panels.setdefault((evaluator, metric), {})[encoder] = values
+    cols = min(3, max(1, len(panels)))
+    rows = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.4 * rows + 0.6), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, ((evaluator, metric), by_encoder) in zip(axes.ravel(), panels.items()):
+        encoders = list(by_encoder)
+        width = 0.8 / len(encoders)
+        for j, encoder in enumerate(encoders):
+            xs = [i + (j - (len(encoders) - 1) / 2) * width for i in range(len(runs))]
+            ys = [by_encoder[encoder].get(run, float("nan")) for run in runs]
+            bars = ax.bar(xs, ys, width, label=encoder, color=colours[j % len(colours)],
+                          hatch="//" if evaluator in comparison["mismatches"] else None)
+            ax.bar_label(bars, fmt="%.3f", fontsize=8)
+        ax.set_xticks(range(len(runs)))
+        ax.set_xticklabels(runs, fontsize=9, rotation=20 if max(map(len, runs)) > 10 else 0, ha="right"
+                           if max(map(len, runs)) > 10 else "center")
+        ax.set_title(f"{evaluator}{' (protocols differ)' if evaluator in comparison['mismatches'] else ''}",
+                     fontsize=10)
+        ax.set_ylabel(metric, fontsize=9)
+        ax.margins(y=0.15)
+        if len(encoders) > 1:
+            ax.legend(fontsize=8)
+    for ax in axes.ravel()[len(panels):]:
+        ax.axis("off")
+    fig.suptitle("comparison of " + ", ".join(runs), fontsize=11)
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    try:
+        atomic_savefig(fig, out, dpi=120)
+    finally:
+        plt.close(fig)
     return out
+
+
+def default_out(run_dirs: list[Path]) -> Path:
+    """Beside the runs: ``comparison/`` in the folder that holds all of them."""
+    parents = [Path(d).resolve().parent for d in run_dirs]
+    common = Path(os.path.commonpath([str(p) for p in parents]))
+    return common / "comparison"
 
 
 def write_comparison(run_dirs: list[Path], out_dir: Path) -> dict:
     """Write ``comparison.md``, ``comparison.csv`` and ``comparison.png`` into ``out_dir``."""
     comparison = compare([Path(d) for d in run_dirs])
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "comparison.md").write_text(to_markdown(comparison))
-    (out_dir / "comparison.csv").write_text(to_csv(comparison))
+    atomic_write_text(out_dir / "comparison.md", to_markdown(comparison))
+    atomic_write_text(out_dir / "comparison.csv", to_csv(comparison))
     bar_chart(comparison, out_dir / "comparison.png")
     return comparison

@@ -39,3 +39,28 @@ class ParamError(SslCoreError, ValueError):
 
 class ExportError(SslCoreError):
     """A trained backbone cannot be written in the format asked for; the message names the supported ones."""
+
+
+class DeviceError(SslCoreError):
+    """A device was asked for that this machine does not have."""
+
+
+class TrainingStopped(SslCoreError):
+    """Training ended before its last step (interrupted): the run can be continued with ``--resume``."""
+
+
+class ConfigWarning(UserWarning):
+    """A component's warning about one of its parameters; the pipeline prints it as one line naming the full key.
+
+    A component warns with ``warnings.warn(ConfigWarning("anneal_epochs", "..."))``;
+    building the pipeline reports ``pipeline.yaml:14: warning: objective.negatives.select.params.anneal_epochs: ...``.
+
+    Attributes:
+        key: the parameter's name (relative to the component's params).
+        message: what is wrong and what to set instead.
+    """
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
+        self.message = message

@@ -39,7 +39,7 @@ def encode(encoder: nn.Module, loader: DataLoader, layer: Layer = "pooled", obje
         objective.eval()
     feats, labels = [], []
     for x, y in loader:
-        x = x.to(device)
+        x = x.to(device, non_blocking=True)
         if layer == "pooled":
             f = encoder(x)
         elif layer == "prepool":
@@ -78,7 +78,8 @@ class EvalContext:
     seed: int = 0
     batch_size: int = 256
     num_workers: int = 0
-    device: str = "cpu"
+    device: Any = "cpu"
+    """Where the encoder is and evaluators compute (a ``torch.device`` or its name); features are cached on the CPU."""
     _cache: dict = field(default_factory=dict, repr=False)
 
     def with_data(self, dataset: str, params: dict) -> "EvalContext":
@@ -103,7 +104,7 @@ class EvalContext:
     def loader(self, data: Dataset, shuffle: bool = False, seed: int | None = None) -> DataLoader:
         generator = torch.Generator().manual_seed(self.seed if seed is None else seed)
         return DataLoader(data, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
-                          generator=generator)
+                          generator=generator, pin_memory=torch.device(self.device).type == "cuda")
 
     def features(self, split: str, layer: Layer = "pooled", dataset: str | None = None, params: dict | None = None,
                  views: Any = None) -> tuple[Tensor, Tensor]:

@@ -12,23 +12,17 @@ from pathlib import Path
 import torch
 
 import ssl_core
-from ssl_core.checkpoint_io import safe_torch_load
-from ssl_core.config import load_config, parse_override
+from ssl_core.api import load_run
+from ssl_core.config import parse_override
 from ssl_core.errors import ParamError
-from ssl_core.pipeline import build_pipeline
-from ssl_core.run import MODEL_FILE, PIPELINE_FILE
 
 
 def trained_encoder(run_dir: Path, registry=None) -> torch.nn.Module:
-    """The trained backbone of a run folder (the objective's ``encoder``), on the CPU, in eval mode."""
-    run_dir = Path(run_dir)
-    if not (run_dir / MODEL_FILE).exists():
-        raise FileNotFoundError(f"no trained model at {run_dir / MODEL_FILE}: train the run first")
-    registry = registry or ssl_core.registry()
-    config = load_config(run_dir / PIPELINE_FILE, registry=registry)
-    pipeline = build_pipeline(config, registry)
-    pipeline.objective.load_state_dict(safe_torch_load(run_dir / MODEL_FILE))
-    return pipeline.encoder.cpu().eval()
+    """The trained backbone of a run folder (the objective's ``encoder``), on the CPU, in eval mode.
+
+    Rebuilt by :func:`ssl_core.load_run`, the one way a trained run is rebuilt.
+    """
+    return load_run(run_dir, registry, device="cpu").encoder.cpu().eval()
 
 
 def trained_encoder_state(run_dir: Path, registry=None) -> dict[str, torch.Tensor]:

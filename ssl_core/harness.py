@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import platform
+import re
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader, Subset
 
 import ssl_core
+from ssl_core.api import TrainedRun, load_run
+from ssl_core.atomic_write import DiskFullError, atomic_write_text, remove_stale_temporaries
 from ssl_core.checkpoint_io import safe_torch_load
 from ssl_core.config import Config, load_config
 from ssl_core.batchnorm_calibration import recalibrate_batchnorm
+from ssl_core.devices import describe_device, eval_workers, loader_defaults
 from ssl_core.errors import ParamError
 from ssl_core.eval_context import EvalContext, TransformedDataset
 from ssl_core.pipeline import Pipeline, build, build_pipeline
+from ssl_core.provenance import component_versions
 from ssl_core.plots import plot_training_curves
 from ssl_core.registry import Registry
-from ssl_core.run import MODEL_FILE, PIPELINE_FILE
+from ssl_core.preemption import requeue_on_sigusr1
+from ssl_core.run_folder import MODEL_FILE, PIPELINE_FILE
+from ssl_core.run_lock import hold_run_folder
+from ssl_core.seeded_rng import seed_everything
 
 PRETRAINED = "pretrained"
 RANDOM_INIT = "random init"
@@ -54,8 +64,11 @@ def freeze(module: torch.nn.Module) -> torch.nn.Module:
     return module
 
 
-def run_evaluators(pipeline: Pipeline, label: str, progress=print) -> list[dict]:
+def run_evaluators(pipeline: Pipeline, label: str, progress=print, device=None, out_dir: Path | None = None) -> list[dict]:
     """Each evaluator of the pipeline on ``pipeline``'s (frozen) encoder; one record per evaluator.
+
+    The evaluators run on ``device`` (default: where the objective's parameters are) and write their
+    files (plots) to ``out_dir`` (default: the run folder).
 
     An evaluator sees the pipeline's training data, or its own when its entry
     has ``data: {dataset: ..., params: {...}}`` (e.g. ``hash_retrieval`` on
@@ -64,11 +77,14 @@ def run_evaluators(pipeline: Pipeline, label: str, progress=print) -> list[dict]
     """
     config = pipeline.config
     options = config.values["eval_options"]
+    device = device if device is not None else next(pipeline.objective.parameters(), torch.empty(0)).device
     ctx = EvalContext(encoder=freeze(pipeline.encoder), registry=pipeline.registry,
                       dataset=config.values["data"]["dataset"], dataset_params=config.values["data"]["params"],
-                      views=pipeline.views, run_dir=Path(config.values["output"]), objective=freeze(pipeline.objective),
-                      seed=config.values["seed"], batch_size=options["batch_size"], num_workers=options["num_workers"])
+                      views=pipeline.views, run_dir=Path(out_dir or config.values["output"]), objective=freeze(pipeline.objective),
+                      seed=config.values["seed"], batch_size=options["batch_size"],
+                      num_workers=eval_workers(options["num_workers"], device), device=device)
     records = []
+    seed_everything(config.values["seed"])  # the same start whatever ran before
     for i, spec in enumerate(config.values["evaluate"]):
         evaluator = build(config, pipeline.registry, "evaluator", spec["name"], spec["params"], ("evaluate", i, "params"))
         data = spec.get("data")
@@ -88,7 +104,7 @@ def run_evaluators(pipeline: Pipeline, label: str, progress=print) -> list[dict]
     return records
 
 
-def random_init_pipeline(config: Config, registry: Registry) -> tuple[Pipeline, dict]:
+def random_init_pipeline(config: Config, registry: Registry, trained: TrainedRun | None = None) -> tuple[Pipeline, dict]:
     """The pipeline as built (the pretraining's starting weights), BatchNorm statistics re-estimated on training data.
 
     Up to ``CALIBRATION_ITEMS`` training items (a seeded random subset, eval
@@ -96,40 +112,74 @@ def random_init_pipeline(config: Config, registry: Registry) -> tuple[Pipeline, 
     gradients (:func:`ssl_core.batchnorm_calibration.recalibrate_batchnorm`):
     the trained run's statistics come from the data too, so without this the
     baseline would differ from it in two things, not one.
+
+    With ``trained`` (a run loaded with ``keep_initial=True``) nothing is built
+    again: its objective is copied and given its initial state, on its device.
     """
-    pipeline = build_pipeline(config, registry)
+    if trained is not None and trained.initial_state is not None:
+        objective, encoder = copy.deepcopy((trained.objective, trained.encoder))
+        objective.load_state_dict(trained.initial_state)
+        pipeline = replace(trained.pipeline, objective=objective, encoder=encoder)
+        device = trained.device
+    else:
+        pipeline = build_pipeline(config, registry)
+        device = torch.device("cpu")
     options = config.values["eval_options"]
     data = pipeline.train_data
     count = min(len(data), CALIBRATION_ITEMS)
     order = torch.randperm(len(data), generator=torch.Generator().manual_seed(config.values["seed"]))[:count]
     loader = DataLoader(TransformedDataset(Subset(data, order.tolist()), pipeline.views.eval),
-                        batch_size=options["batch_size"], num_workers=options["num_workers"])
-    layers = recalibrate_batchnorm(pipeline.objective, (x for x, _ in loader),
+                        batch_size=options["batch_size"], num_workers=eval_workers(options["num_workers"], device),
+                        **loader_defaults(device))
+    layers = recalibrate_batchnorm(pipeline.objective, (x.to(device) for x, _ in loader),
                                    forward=getattr(pipeline.objective, "embed", None))
-    return pipeline, {"weights": "as built from the seed (the pretraining's start)",
+    init_from = config.values["encoder"].get("init_from")
+    start = f"encoder from encoder.init_from {init_from}, the rest" if init_from else "as"
+    return pipeline, {"weights": f"{start} built from the seed (the pretraining's start)",
                       "batchnorm": (f"running statistics of {layers} layer(s) re-estimated on {count} training items "
                                     "(eval transform, average of batch statistics)" if layers else "no BatchNorm layers")}
 
 
-def evaluate_run(run_dir: str | Path, registry: Registry | None = None, progress=print) -> dict:
-    """Evaluate the trained run in ``run_dir``; write ``results.json``, ``results.md`` and plots."""
-    run_dir = Path(run_dir)
+def evaluate_run(run_dir: str | Path, registry: Registry | None = None, progress=print,
+                 trained: TrainedRun | None = None, overrides: list[str] = (), name: str | None = None) -> dict:
+    """Evaluate the trained run in ``run_dir``; write ``results.json``, ``results.md`` and plots.
+
+    The run is rebuilt once (:func:`ssl_core.load_run`, or ``trained`` when given, loaded with
+    ``keep_initial=True`` for the random-init baseline) and evaluated on its device.
+
+    Args:
+        overrides: ``key=value`` overrides of ``evaluate`` and ``eval_options`` (the training is done).
+        name: write this evaluation to ``RUN_DIR/evaluations/<name>/`` instead of the run's own results;
+            default, with ``overrides``, a name made from them.
+    """
+    with hold_run_folder(run_dir, "evaluation", create=False), requeue_on_sigusr1():
+        return _evaluate_run(Path(run_dir), registry, progress, trained, overrides, name)
+
+
+def _evaluate_run(run_dir: Path, registry: Registry | None, progress, trained: TrainedRun | None,
+                  overrides: list[str], name: str | None) -> dict:
+    remove_stale_temporaries(run_dir)  # of a results write killed midway
     model_path = run_dir / MODEL_FILE
     if not model_path.exists():
         raise FileNotFoundError(f"no trained model at {model_path}: train the run first (ssl-core run PIPELINE.yaml), "
                                 f"or resume it with --resume if it stopped")
     registry = registry or ssl_core.registry()
-    config = load_config(run_dir / PIPELINE_FILE, registry=registry)
-    config.values["output"] = str(run_dir)
-    records, baseline = [], None
+    trained = trained or load_run(run_dir, registry, keep_initial=True, overrides=overrides)
+    config = trained.config
+    if name is None and overrides:
+        name = evaluation_name(overrides)
+    out_dir = run_dir if name is None else run_dir / EVALUATIONS / name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model_path = run_dir / MODEL_FILE
+    records = run_evaluators(trained.pipeline, PRETRAINED, progress, trained.device, out_dir)
+    baseline = None
     if config.values["eval_options"]["random_init_baseline"]:
-        pipeline, baseline = random_init_pipeline(config, registry)
-        records += run_evaluators(pipeline, RANDOM_INIT, progress)
-    pipeline = build_pipeline(config, registry)
-    pipeline.objective.load_state_dict(safe_torch_load(model_path))
-    records = run_evaluators(pipeline, PRETRAINED, progress) + records
+        pipeline, baseline = random_init_pipeline(config, registry, trained)
+        records += run_evaluators(pipeline, RANDOM_INIT, progress, trained.device, out_dir)
     results = {
         "run": config.values["name"],
+        "evaluation": name,
+        "overrides": list(overrides),
         "library_version": ssl_core.__version__,
         "git_commit": git_commit(),
         "seed": config.values["seed"],
@@ -137,14 +187,35 @@ def evaluate_run(run_dir: str | Path, registry: Registry | None = None, progress
         "checkpoint_sha256": sha256(model_path),
         "random_init": baseline,
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__},
+        "evaluation_device": describe_device(trained.device) | {"precision": "32-true (float32)"},
+        "training_precision": config.values["train"]["precision"],
+        "components": component_versions(config, registry),
         "pipeline": config.values,
         "training": json.loads((run_dir / "training.json").read_text()) if (run_dir / "training.json").exists() else {},
         "evaluations": records,
     }
-    (run_dir / "results.json").write_text(json.dumps(results, indent=2, default=str))
-    (run_dir / "results.md").write_text(results_markdown(results))
-    plot_training_curves(run_dir, run_dir / "training_curves.png")
+    try:
+        atomic_write_text(out_dir / "results.json", json.dumps(results, indent=2, default=str))
+        atomic_write_text(out_dir / "results.md", results_markdown(results))
+        if name is None:
+            plot_training_curves(run_dir, run_dir / "training_curves.png")
+    except DiskFullError as exc:
+        raise exc.with_context(f"the trained model {model_path} is intact; `ssl-core eval {run_dir}` "
+                               f"evaluates it again") from None
     return results
+
+
+EVALUATIONS = "evaluations"
+"""The sub-folder of a run folder holding named evaluations (``ssl-core eval RUN_DIR OVERRIDES``)."""
+
+
+def evaluation_name(overrides: list[str]) -> str:
+    """A folder name made from ``overrides``: ``evaluate=[{name: knn, params: {k: 200}}]`` -> ``evaluate-knn-k-200``."""
+    text = "_".join(overrides)
+    slug = re.sub(r"[^A-Za-z0-9.=]+", "-", text).replace("=", "-").strip("-.")
+    slug = re.sub(r"-{2,}", "-", slug).removeprefix("name-")
+    slug = slug.replace("-name-", "-").replace("-params-", "-")
+    return slug[:80].rstrip("-.") or "evaluation"
 
 
 def results_markdown(results: dict) -> str:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import inspect
+import sys
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
-import pytorch_lightning as pl
 from torch import nn
 from torch.utils.data import Dataset
 
 from ssl_core.config import Config
-from ssl_core.errors import ParamError
+from ssl_core.errors import ConfigWarning, ParamError
 from ssl_core.negatives import missing_members
 from ssl_core.registry import Registry
+from ssl_core.seeded_rng import seed_everything
 
 
 @dataclass
@@ -31,30 +33,55 @@ class Pipeline:
 
 
 def build(config: Config, registry: Registry, kind: str, name: str, params: dict, path: tuple, **context) -> Any:
-    """``registry.build`` with errors mapped to the pipeline file's line of the offending parameter."""
-    try:
-        return registry.build(kind, name, params, **context)
-    except ParamError as exc:
-        raise config.error(path + (exc.key,) if exc.key in params else path, exc.message, exc.choices) from None
+    """``registry.build`` with errors and :class:`ConfigWarning` s mapped to the pipeline file's line of the parameter.
+
+    A component's :class:`ConfigWarning` is printed on stderr as one line,
+    ``file:line: warning: dotted.key: message``; other warnings pass through.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            built = registry.build(kind, name, params, **context)
+        except ParamError as exc:
+            raise config.error(path + (exc.key,) if exc.key in params else path, exc.message, exc.choices) from None
+    for w in caught:
+        if isinstance(w.message, ConfigWarning):
+            full = path + (w.message.key,)
+            print(f"ssl-core: warning: {config.where(full)}: {'.'.join(map(str, full))}: {w.message.message}",
+                  file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    return built
 
 
-def build_pipeline(config: Config, registry: Registry, world_size: int = 1) -> Pipeline:
+def build_pipeline(config: Config, registry: Registry, world_size: int = 1, init_weights: bool = True) -> Pipeline:
     """Seed, then build data, views, encoder, negatives and objective, in that order.
 
     Seeding first makes the encoder's initial weights a function of the
     pipeline's seed: the random-init baseline is the pretraining's start.
+    With ``encoder.init_from`` the encoder then takes those weights, before
+    the objective is built (a momentum encoder copies them); ``init_weights=False``
+    skips that (a trained run's weights are loaded over them anyway).
     """
     values = config.values
-    pl.seed_everything(values["seed"], workers=True, verbose=False)
+    seed_everything(values["seed"])
     data = values["data"]
     train_data = build(config, registry, "dataset", data["dataset"], data["params"], ("data", "params"), split="train")
     views = build(config, registry, "views", values["views"]["name"], values["views"]["params"], ("views", "params"))
     if len(train_data) == 0:
         raise config.error(("data", "dataset"), f"the training split of '{data['dataset']}' is empty")
     in_channels = int(views.eval(train_data[0][0]).shape[0])
-    pl.seed_everything(values["seed"], workers=True, verbose=False)
+    seed_everything(values["seed"])
     encoder = build(config, registry, "encoder", values["encoder"]["name"], values["encoder"]["params"],
                     ("encoder", "params"), in_channels=in_channels)
+    if init_weights and values["encoder"].get("init_from"):
+        from ssl_core.errors import SslCoreError
+        from ssl_core.init_weights import load_initial_weights
+
+        try:
+            load_initial_weights(encoder, values["encoder"]["init_from"], registry)
+        except (SslCoreError, FileNotFoundError) as exc:  # absent, unreadable (weights_only), not fitting
+            raise config.error(("encoder", "init_from"), str(exc).removeprefix("encoder.init_from: ")) from None
     batch = values["train"]["batch_size"] * world_size
     steps_per_epoch = len(train_data) // batch
     if steps_per_epoch == 0:

@@ -31,6 +31,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "ssl_contrastive.plugin",
     "ssl_ring.plugin",
     "ssl_nac.plugin",
+    "ssl_la.plugin",
     "ssl_eval.plugin",
     "ssl_image.plugin",
     "ssl_speech.plugin",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Union
 
 MAX_WORKERS = 64
 
@@ -26,6 +26,7 @@ class Component:
     kind: str
     required: bool = True
     doc: str = ""
+    extra: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,9 @@ SCHEMA: dict = {
         "num_workers": Field(int, 0, doc="DataLoader workers"),
     },
     "views": Component("views", doc="the augmentations that make each example's views"),
-    "encoder": Component("encoder", doc="the backbone"),
+    "encoder": Component("encoder", doc="the backbone", extra={
+        "init_from": Field((str, type(None)), None, doc="start from these weights: a run folder, an encoder state "
+                                                        "dict (.pt/.pth) or torchvision (its ImageNet weights, local)")}),
     "objective": {
         "name": Field(str, required=True, kind="objective", doc="the self-supervised objective"),
         "params": Field(dict, {}, doc="its parameters"),
@@ -93,6 +96,11 @@ SCHEMA: dict = {
         "log_every_n_steps": Field(int, 1),
         "progress_bar": Field(bool, True),
         "detect_anomaly": Field(bool, False),
+        "channels_last": Field(bool, True, doc="channels-last layout for the encoders and image batches (faster "
+                               "convolutions on CPUs and GPUs; the same losses to float rounding)"),
+        "compile": Field(Union[bool, Literal["auto"]], "auto", doc="torch.compile the encoders: true | false | "
+                         "auto (compile when the run plans >= 300 steps, where the compile time pays back)"),
+        "logger": Field((str, list), "csv", doc="csv | tensorboard | wandb | mlflow, or a list of them"),
     },
     "evaluate": ComponentList("evaluator", doc="evaluators run on the frozen encoder after training",
                               extra={"data": Field((dict, type(None)), None, doc="the evaluator's own data "
@@ -100,7 +108,8 @@ SCHEMA: dict = {
     "eval_options": {
         "random_init_baseline": Field(bool, False, doc="also evaluate a randomly initialised encoder"),
         "batch_size": Field(int, 256),
-        "num_workers": Field(int, 0),
+        "num_workers": Field((int, type(None)), None, doc="DataLoader workers (null: 0 on the CPU, up to 4 beside a GPU)"),
+        "device": Field((str, type(None)), None, doc="cpu | cuda | cuda:<index> | mps (null: the training's device)"),
     },
 }
 

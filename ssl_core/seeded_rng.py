@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import zlib
 
@@ -13,6 +14,22 @@ import torch
 def item_seed(*parts: int) -> int:
     """A 31-bit seed derived from ``parts`` (run seed, epoch, example index)."""
     return zlib.crc32(np.asarray(parts, dtype=np.int64).tobytes()) & 0x7FFFFFFF
+
+
+def seed_everything(seed: int) -> int:
+    """Seed ``random``, numpy and torch with ``seed``, as ``pytorch_lightning.seed_everything(seed, workers=True)`` does.
+
+    The same state and the same environment (``PL_GLOBAL_SEED``, and
+    ``PL_SEED_WORKERS=1`` for Lightning's DataLoader worker seeding), without
+    importing Lightning: building a pipeline, and so ``ssl-core validate``,
+    stays fast. A test checks it against Lightning's.
+    """
+    os.environ["PL_GLOBAL_SEED"] = str(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    os.environ["PL_SEED_WORKERS"] = "1"
+    return seed
 
 
 @contextlib.contextmanager

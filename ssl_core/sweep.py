@@ -34,12 +34,14 @@ from typing import Any, Callable
 
 import yaml
 
+from ssl_core.atomic_write import atomic_savefig, atomic_write_text
 from ssl_core.compare import compare, load_results
 from ssl_core.config import Config, load_config, parse_override
 from ssl_core.errors import ConfigError
 from ssl_core.registry import Registry
 from ssl_core.run import MODEL_FILE, PIPELINE_FILE, train
-from ssl_core.trainer import LAST_CHECKPOINT
+from ssl_core.run_lock import hold_run_folder
+from ssl_core.checkpoint_io import checkpoint_files
 
 PRETRAINED = "pretrained"
 
@@ -112,7 +114,7 @@ def plan(pipeline: str | Path, param: str, values: list[str], overrides: list[st
         run_dir = out_dir / folder_name(param, text)
         config = load_config(pipeline, [*overrides, f"{param}={text}", f"output={run_dir}"], registry)
         point = SweepPoint(text, parse_override(f"{param}={text}")[1], config, run_dir)
-        if (run_dir / MODEL_FILE).exists() or (run_dir / "checkpoints" / LAST_CHECKPOINT).exists():
+        if (run_dir / MODEL_FILE).exists() or checkpoint_files(run_dir / "checkpoints"):
             if not _same_pipeline(run_dir, config):
                 raise ConfigError(f"{run_dir} holds a run of a different pipeline (see its {PIPELINE_FILE}); "
                                   f"choose another --out for this sweep, or remove that folder")
@@ -166,13 +168,15 @@ def sweep(pipeline: str | Path, param: str, values: list[str] | str, overrides: 
             progress(f"{head}: already finished, not trained again")
             continue
         started = time.time()
-        if point.state in ("new", "interrupted"):
-            progress(f"{head}: {'resuming' if point.state == 'interrupted' else 'training'} ...")
-            train(point.config, registry, resume=point.state == "interrupted", callbacks=callbacks)
-            if not (point.run_dir / MODEL_FILE).exists():
-                raise SweepInterrupted(f"training of {param}={point.text} stopped early; continue the sweep with --resume")
-        progress(f"{head}: evaluating ...")
-        evaluate_run(point.run_dir, registry, progress)
+        with hold_run_folder(point.run_dir):  # training and evaluation, with no other process in between
+            if point.state in ("new", "interrupted"):
+                progress(f"{head}: {'resuming' if point.state == 'interrupted' else 'training'} ...")
+                train(point.config, registry, resume=point.state == "interrupted", callbacks=callbacks)
+                if not (point.run_dir / MODEL_FILE).exists():
+                    raise SweepInterrupted(f"training of {param}={point.text} stopped early; "
+                                           f"continue the sweep with --resume")
+            progress(f"{head}: evaluating ...")
+            evaluate_run(point.run_dir, registry, progress)
         point.seconds = time.time() - started
         point.state = "finished"
         progress(f"{head}: done in {point.seconds:.0f} s")
@@ -288,8 +292,10 @@ def plot(summary: dict, path: Path) -> Path:
         ax.axis("off")
     fig.suptitle(f"sweep of {summary['param']}", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        atomic_savefig(fig, path, dpi=110)
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -297,6 +303,6 @@ def write_summary(summary: dict) -> None:
     """``sweep.md``, ``sweep.csv`` and ``sweep.png`` into the sweep's folder."""
     out_dir = Path(summary["out"])
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "sweep.md").write_text(to_markdown(summary))
-    (out_dir / "sweep.csv").write_text(to_csv(summary))
+    atomic_write_text(out_dir / "sweep.md", to_markdown(summary))
+    atomic_write_text(out_dir / "sweep.csv", to_csv(summary))
     plot(summary, out_dir / "sweep.png")

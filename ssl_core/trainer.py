@@ -8,14 +8,15 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback, TQDMProgressBar
-from pytorch_lightning.loggers import CSVLogger
 
 from ssl_core import seeded_rng
-from ssl_core.checkpoint_io import AtomicCheckpointIO
+from ssl_core.atomic_write import DiskFullError
+from ssl_core.checkpoint_io import LAST_CHECKPOINT, AtomicCheckpointIO
 from ssl_core.errors import SslCoreError
+from ssl_core.fast_path import to_channels_last
+from ssl_core.loggers import build_loggers
 from ssl_core.optimization import build_optimizer, lr_factor
-
-LAST_CHECKPOINT = "last.ckpt"
+from ssl_core.preemption import PreemptionCheckpoint
 
 
 class DivergenceError(SslCoreError):
@@ -51,10 +52,11 @@ class SSLModule(pl.LightningModule):
         self._pending_rng: dict | None = None
         self._epoch_started: int | None = None  # the epoch whose on_epoch hook ran in this session
         self.checkpoint_step: int | None = None  # global step of the last checkpoint written or loaded
+        self.good_checkpoint: Path | None = None  # that checkpoint's file, when not last.ckpt (resumed from previous.ckpt)
 
     def last_good_checkpoint(self) -> str:
         """Where the run can resume from, for a :class:`DivergenceError`."""
-        last = self.checkpoint_dir / LAST_CHECKPOINT if self.checkpoint_dir else None
+        last = self.good_checkpoint or (self.checkpoint_dir / LAST_CHECKPOINT if self.checkpoint_dir else None)
         if last is None or not last.exists():
             return "no checkpoint was written yet"
         step = "" if self.checkpoint_step is None else f" (step {self.checkpoint_step})"
@@ -76,6 +78,8 @@ class SSLModule(pl.LightningModule):
             seeded_rng.restore(self._pending_rng)
             self._pending_rng = None
         views, index, _ = batch
+        if self.train_cfg["channels_last"]:
+            views = to_channels_last(list(views))
         # Here, not in on_train_epoch_start, which Lightning skips for an epoch resumed mid-way.
         on_epoch = getattr(self.objective, "on_epoch", None)
         if on_epoch is not None and self._epoch_started != self.current_epoch:
@@ -86,14 +90,29 @@ class SSLModule(pl.LightningModule):
             on_step(self.global_step, self.current_epoch)
         lr = self._set_lr()
         loss, metrics = self.objective.step(list(views), index)
-        if not torch.isfinite(loss):
-            raise DivergenceError(f"the loss became {loss.item()} at step {self.global_step} (epoch {self.current_epoch}); "
-                                  f"{self.last_good_checkpoint()}. Lower train.optimizer.lr or check the data.")
+        self._stop_unless_finite(loss)
         self.log("loss", loss, prog_bar=True, on_step=True, on_epoch=False)
         self.log("lr", lr, on_step=True, on_epoch=False)
         for key, value in metrics.items():
             self.log(key, float(value), on_step=True, on_epoch=False)
         return loss
+
+    def _stop_unless_finite(self, loss: torch.Tensor) -> None:
+        """Raise :class:`DivergenceError` on every process when the loss of any process is not finite.
+
+        Under DDP the finite flag is reduced over the processes before the
+        backward pass: a process that stopped alone would leave the others
+        waiting in the gradient all-reduce.
+        """
+        finite = bool(torch.isfinite(loss))
+        world = self.trainer.world_size if self._trainer is not None else 1
+        everywhere = finite if world <= 1 else self.trainer.strategy.reduce_boolean_decision(finite, all=True)
+        if everywhere:
+            return
+        where = f"became {loss.item()}" if not finite else "became non-finite on another process"
+        ranks = f" on process {self.global_rank} of {world}" if world > 1 and not finite else ""
+        raise DivergenceError(f"the loss {where}{ranks} at step {self.global_step} (epoch {self.current_epoch}); "
+                              f"{self.last_good_checkpoint()}. Lower train.optimizer.lr or check the data.")
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["rng_states"] = seeded_rng.capture()
@@ -133,27 +152,30 @@ class LastCheckpoint(Callback):
             raise DivergenceError(f"the weights became non-finite ({bad}) at step {trainer.global_step - 1} "
                                   f"(epoch {trainer.current_epoch}), the loss still finite; "
                                   f"{pl_module.last_good_checkpoint()}. Lower train.optimizer.lr or check the data.")
-        trainer.save_checkpoint(self.path, weights_only=False)
+        good = pl_module.checkpoint_step
+        try:
+            trainer.save_checkpoint(self.path, weights_only=False)
+            pl_module.good_checkpoint = None  # last.ckpt is the good one now
+        except BaseException as exc:
+            pl_module.checkpoint_step = good  # the write failed: the last good checkpoint is still the older one
+            if isinstance(exc, DiskFullError):
+                then = ", and --resume continues from it" if good is not None else "; start the run again"
+                raise exc.with_context(pl_module.last_good_checkpoint() + then) from None
+            raise
 
 
-def make_trainer(train_cfg: dict, run_dir: Path, extra_callbacks: list | None = None,
+def make_trainer(train_cfg: dict, run_dir: Path, extra_callbacks: list | None = None, run_name: str = "ssl-core",
                  data_callbacks: list | None = None) -> pl.Trainer:
-    """The Lightning Trainer for a pipeline's ``train`` section, logging CSV (and TensorBoard if installed).
+    """The Lightning Trainer for a pipeline's ``train`` section, logging to ``train.logger`` (:mod:`ssl_core.loggers`).
 
-    ``data_callbacks`` (the loader's position counter) run before the checkpoint callback,
-    ``extra_callbacks`` after it.
+    ``data_callbacks`` (the loader's position counter) run before the checkpoint callbacks,
+    ``extra_callbacks`` after them.
     """
     # One CSV per session (part0, part1 ... after resumes): Lightning would delete an existing log.
     part = len(list((run_dir / "logs").glob("part*"))) if (run_dir / "logs").exists() else 0
-    loggers = [CSVLogger(str(run_dir), name="logs", version=f"part{part}")]
-    try:
-        from pytorch_lightning.loggers import TensorBoardLogger
-        import tensorboard  # noqa: F401
-
-        loggers.append(TensorBoardLogger(str(run_dir), name="logs", version=f"tensorboard{part}"))
-    except ImportError:
-        pass
-    callbacks = [*(data_callbacks or []), LastCheckpoint(run_dir / "checkpoints", train_cfg["checkpoint_every_n_steps"])]
+    loggers = build_loggers(train_cfg.get("logger", "csv"), run_dir, part, run_name)
+    last = LastCheckpoint(run_dir / "checkpoints", train_cfg["checkpoint_every_n_steps"])
+    callbacks = [*(data_callbacks or []), last, PreemptionCheckpoint(last)]
     if train_cfg["progress_bar"]:
         callbacks.append(TQDMProgressBar(refresh_rate=1))
     callbacks += extra_callbacks or []
@@ -167,7 +189,7 @@ def make_trainer(train_cfg: dict, run_dir: Path, extra_callbacks: list | None = 
         strategy=strategy,
         sync_batchnorm=train_cfg["sync_batchnorm"],
         precision=train_cfg["precision"],
-        logger=loggers,
+        logger=loggers or False,
         callbacks=callbacks,
         plugins=[AtomicCheckpointIO()],
         enable_checkpointing=False,

@@ -79,7 +79,8 @@ class Validator:
             value = {"name": value, "params": {}}
         if not isinstance(value, dict):
             raise self.config.error(path, f"must be a {spec.kind} name or {{name: ..., params: {{...}}}}, got {value!r:.60}")
-        schema = {"name": Field(str, required=True, kind=spec.kind), "params": Field(dict, {}), **(extra or {})}
+        extra = spec.extra if extra is None else extra
+        schema = {"name": Field(str, required=True, kind=spec.kind), "params": Field(dict, {}), **extra}
         resolved = self.section(value, schema, path)
         self.params(spec.kind, resolved["name"], resolved["params"], path + ("params",))
         # parameters that are themselves component references (e.g. linear_probe's augment_views)
@@ -173,8 +174,19 @@ def check_ranges(values: dict, config: Config) -> None:
         value = values
         for part in path:
             value = value[part]
+        if value is None and path == ("eval_options", "num_workers"):
+            continue  # the device's default
         if not (isinstance(value, (int, float)) and math.isfinite(value) and low <= value <= high):
             raise config.error(path, f"must lie in [{low}, {high}], got {value!r:.40}")
+    from ssl_core.devices import check_device_name
+    from ssl_core.loggers import check_loggers
+
+    if (problem := check_loggers(values["train"]["logger"])) is not None:
+        raise config.error(("train", "logger"), problem)
+
+    device = values["eval_options"]["device"]
+    if device is not None and check_device_name(device):
+        raise config.error(("eval_options", "device"), check_device_name(device))
     devices = values["train"]["devices"]
     if isinstance(devices, int) and not 1 <= devices <= 4096 and devices != -1:
         raise config.error(("train", "devices"), f"must be a count in [1, 4096], -1 (all) or a string such as 'auto', got {devices}")

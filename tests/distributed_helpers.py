@@ -40,6 +40,11 @@ def one_step(make_objective: Callable, views: list, index: torch.Tensor, rank: i
 
 def _worker(rank: int, world: int, port: int, cases: dict, out: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    # The plugins import lightly (and so torchvision) when an objective is built; a training process has built its
+    # model before the process group exists (Lightning's order), so import them before it here too.
+    import lightly.models.modules.heads  # noqa: F401
+    import lightly.models.utils  # noqa: F401
+
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
         results = {name: one_step(*case, rank=rank, world=world) for name, case in cases.items()}

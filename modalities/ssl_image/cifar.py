@@ -7,7 +7,6 @@ import pickle
 from pathlib import Path
 from typing import Literal
 
-from torchvision.datasets import CIFAR10, CIFAR100
 
 from ssl_image.image_dataset import ImageDataset, dataset_not_found
 from ssl_image.subset import apply_subset, check_subset_params
@@ -39,12 +38,16 @@ class _Presence:
         self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
 
 
-class _CIFAR10(_Presence, CIFAR10):
-    pass
+def _cifar_class(name: str) -> type:
+    """torchvision's ``CIFAR10`` / ``CIFAR100`` with :class:`_Presence` (torchvision imported when a dataset is built)."""
+    if name not in _CLASSES:
+        from torchvision import datasets
+
+        _CLASSES[name] = type(f"_{name}", (_Presence, getattr(datasets, name)), {})
+    return _CLASSES[name]
 
 
-class _CIFAR100(_Presence, CIFAR100):
-    pass
+_CLASSES: dict[str, type] = {}
 
 
 def _load(cls, name: str, split: str, root: str, download: bool, verify: bool) -> ImageDataset:
@@ -85,7 +88,7 @@ def cifar10(split: Literal["train", "test"] = "train", root: str = "data", downl
         subset_test: apply the subset to the test split too.
     """
     check_subset_params(fraction, per_class)
-    data = _load(_CIFAR10, "cifar10", split, root, download, verify)
+    data = _load(_cifar_class("CIFAR10"), "cifar10", split, root, download, verify)
     return apply_subset(data, split, fraction, per_class, subset_seed, subset_test)
 
 
@@ -108,5 +111,5 @@ def cifar100(split: Literal["train", "test"] = "train", root: str = "data", down
         subset_test: apply the subset to the test split too.
     """
     check_subset_params(fraction, per_class)
-    data = _load(_CIFAR100, "cifar100", split, root, download, verify)
+    data = _load(_cifar_class("CIFAR100"), "cifar100", split, root, download, verify)
     return apply_subset(data, split, fraction, per_class, subset_seed, subset_test)

@@ -6,8 +6,6 @@ from pathlib import Path
 from typing import Literal
 
 from PIL import Image
-from torchvision.datasets import ImageFolder
-from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from ssl_image.image_dataset import CorruptImageError, ImageDataset, dataset_not_found
 from ssl_image.subset import apply_subset, check_subset_params
@@ -25,9 +23,16 @@ def load_rgb(path: str) -> Image.Image:
         raise CorruptImageError(f"cannot read image {path}: {exc}") from exc
 
 
+def _image_extensions() -> tuple[str, ...]:
+    """torchvision's ``IMG_EXTENSIONS`` (imported when needed: the plugin loads without torchvision)."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    return IMG_EXTENSIONS
+
+
 def _empty_class_folders(folder: Path) -> list[str]:
     return sorted(str(d) for d in folder.iterdir() if d.is_dir()
-                  and not any(f.suffix.lower() in IMG_EXTENSIONS for f in d.rglob("*") if f.is_file()))
+                  and not any(f.suffix.lower() in _image_extensions() for f in d.rglob("*") if f.is_file()))
 
 
 def _check_same_classes(folder: Path, other: Path) -> None:
@@ -74,13 +79,15 @@ def image_folder(split: Literal["train", "test"] = "train", root: str = "data/im
         raise dataset_not_found("image_folder", folder, LAYOUT, downloadable=False)
     _check_same_classes(folder, Path(root).expanduser() / (test_dir if split == "train" else train_dir))
     try:
+        from torchvision.datasets import ImageFolder  # imported when built: the plugin loads fast
+
         data = ImageFolder(str(folder), loader=load_rgb)
     except FileNotFoundError as exc:
         empty = _empty_class_folders(folder)
         if empty:
             raise FileNotFoundError(
                 f"image_folder: {len(empty)} class folder(s) under {folder.resolve()} hold no image "
-                f"({', '.join(IMG_EXTENSIONS)}): {', '.join(empty[:10])}{' ...' if len(empty) > 10 else ''}; "
+                f"({', '.join(_image_extensions())}): {', '.join(empty[:10])}{' ...' if len(empty) > 10 else ''}; "
                 f"add images or remove them (every class needs images in every split)"
             ) from exc
         raise FileNotFoundError(f"image_folder: no class folder under {folder.resolve()}; expected {LAYOUT}") from exc

@@ -8,7 +8,6 @@ from typing import Literal
 import numpy as np
 import torch
 from PIL import Image
-from torchvision.transforms import v2
 
 from ssl_image.lab import LAB_MEAN, LAB_STD, rgb_to_lab
 from ssl_image.normalization import cached_mean_std, mean_std
@@ -193,6 +192,8 @@ class ImageViews:
         if stats_items < 1:
             raise ValueError(f"stats_items must be >= 1, got {stats_items}")
 
+        from torchvision.transforms import v2  # imported when built: the plugin loads without torchvision
+
         self.size = size
         self.n_views = n_views
         self.color_space = color_space
@@ -219,7 +220,7 @@ class ImageViews:
         self._train = v2.Compose([*steps, finish])
 
     @staticmethod
-    def _dataset_stats(name: str, params: dict, transform: v2.Compose, items: int):
+    def _dataset_stats(name: str, params: dict, transform, items: int):
         from ssl_core.registry import registry  # at call time: the registry loads this plugin
 
         def compute():

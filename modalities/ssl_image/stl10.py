@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from torchvision.datasets import STL10
 
 from ssl_image.image_dataset import ImageDataset, dataset_not_found
 from ssl_image.subset import apply_subset, check_subset_params
@@ -20,7 +19,14 @@ _FILES = {
 }
 
 
-class _STL10(STL10):
+def _stl10_class() -> type:
+    """torchvision's STL10 with :class:`_Presence` (torchvision imported when a dataset is built, not at plugin load)."""
+    from torchvision.datasets import STL10
+
+    return type("_STL10", (_Presence, STL10), {})
+
+
+class _Presence:
     """torchvision's STL10, checking that the split's files exist instead of hashing all of them on every load.
 
     torchvision hashes every file, the 2.6 GB ``unlabeled_X.bin`` included,
@@ -68,6 +74,7 @@ def stl10(split: Literal["train", "test"] = "train", root: str = "data", downloa
     if folds is not None and not 0 <= folds <= 9:
         raise ValueError(f"folds must lie in 0..9 or be null, got {folds}")
     which = train_split if split == "train" else "test"
+    STL10 = _stl10_class()
     folder = Path(root).expanduser() / STL10.base_folder
     missing = [n for n in _FILES[which] if not (folder / n).is_file()]
     if missing and not download:
@@ -75,7 +82,7 @@ def stl10(split: Literal["train", "test"] = "train", root: str = "data", downloa
         raise dataset_not_found("stl10", folder, f"the official binaries of {STL10.filename} "
                                                  f"({', '.join(_FILES[which])} for split '{which}'); {absent}")
     try:
-        data = _STL10(str(Path(root).expanduser()), split=which, folds=folds, download=download, verify=verify)
+        data = STL10(str(Path(root).expanduser()), split=which, folds=folds, download=download, verify=verify)
     except RuntimeError as exc:
         raise RuntimeError(f"stl10 at {folder} failed torchvision's md5 check ({exc}); delete the folder and set "
                            f"download: true") from exc

@@ -13,12 +13,18 @@ from pathlib import Path
 from typing import Callable, Literal
 
 from torch.utils.data import ConcatDataset, Dataset
-from torchvision import datasets as tvd
 
 from ssl_image.image_dataset import ImageDataset, dataset_not_found
 from ssl_image.subset import apply_subset, check_subset_params
 
 Split = Literal["train", "test"]
+
+
+def _tvd():
+    """``torchvision.datasets``, imported when a dataset is built (the plugin loads without torchvision)."""
+    from torchvision import datasets
+
+    return datasets
 
 
 def _open(name: str, folder: Path, expected: str, build: Callable[[], Dataset]) -> Dataset:
@@ -73,7 +79,7 @@ def fgvc_aircraft(split: Split = "train", root: str = "data", download: bool = F
     folder = Path(root).expanduser() / "fgvc-aircraft-2013b"
     which = train_split if split == "train" else "test"
     data = _open("fgvc_aircraft", folder, "the extracted fgvc-aircraft-2013b.tar.gz",
-                 lambda: tvd.FGVCAircraft(str(Path(root).expanduser()), split=which,
+                 lambda: _tvd().FGVCAircraft(str(Path(root).expanduser()), split=which,
                                           annotation_level=annotation_level, download=download))
     return _finish("fgvc_aircraft", data, data._labels, data.classes, folder, split, fraction, per_class,
                    subset_seed, subset_test)
@@ -104,7 +110,7 @@ def dtd(split: Split = "train", root: str = "data", download: bool = False, part
     folder = Path(root).expanduser() / "dtd" / "dtd"
     parts = (["train", "val"] if train_split == "trainval" else ["train"]) if split == "train" else ["test"]
     loaded = [_open("dtd", folder, "the extracted dtd-r1.0.1.tar.gz",
-                    lambda p=p: tvd.DTD(str(Path(root).expanduser()), split=p, partition=partition,
+                    lambda p=p: _tvd().DTD(str(Path(root).expanduser()), split=p, partition=partition,
                                         download=download)) for p in parts]
     base = _concat(loaded) if len(loaded) > 1 else loaded[0]
     targets = [t for d in loaded for t in d._labels]
@@ -134,11 +140,11 @@ def flowers102(split: Split = "train", root: str = "data", download: bool = Fals
     folder = Path(root).expanduser() / "flowers-102"
     parts = (["train", "val"] if train_split == "trainval" else ["train"]) if split == "train" else ["test"]
     loaded = [_open("flowers102", folder, "jpg/, imagelabels.mat and setid.mat",
-                    lambda p=p: tvd.Flowers102(str(Path(root).expanduser()), split=p, download=download))
+                    lambda p=p: _tvd().Flowers102(str(Path(root).expanduser()), split=p, download=download))
               for p in parts]
     base = _concat(loaded) if len(loaded) > 1 else loaded[0]
     targets = [t for d in loaded for t in d._labels]
-    return _finish("flowers102", base, targets, tvd.Flowers102.classes, folder, split, fraction, per_class,
+    return _finish("flowers102", base, targets, _tvd().Flowers102.classes, folder, split, fraction, per_class,
                    subset_seed, subset_test)
 
 
@@ -162,7 +168,7 @@ def gtsrb(split: Split = "train", root: str = "data", download: bool = False, fr
     _check_split(split)
     folder = Path(root).expanduser() / "gtsrb"
     data = _open("gtsrb", folder, "GTSRB/Training/<class>/*.ppm and GTSRB/Final_Test/Images with GT-final_test.csv",
-                 lambda: tvd.GTSRB(str(Path(root).expanduser()), split=split, download=download))
+                 lambda: _tvd().GTSRB(str(Path(root).expanduser()), split=split, download=download))
     return _finish("gtsrb", data, [t for _, t in data._samples], [str(c) for c in range(43)], folder, split,
                    fraction, per_class, subset_seed, subset_test)
 
@@ -193,7 +199,7 @@ def mnist(split: Split = "train", root: str = "data", download: bool = False, fr
         subset_seed: seed of the subset.
         subset_test: apply the subset to the test split too.
     """
-    return _mnist_like(tvd.MNIST, "mnist", split, root, download, fraction, per_class, subset_seed, subset_test)
+    return _mnist_like(_tvd().MNIST, "mnist", split, root, download, fraction, per_class, subset_seed, subset_test)
 
 
 def fashion_mnist(split: Split = "train", root: str = "data", download: bool = False, fraction: float = 1.0,
@@ -211,5 +217,5 @@ def fashion_mnist(split: Split = "train", root: str = "data", download: bool = F
         subset_seed: seed of the subset.
         subset_test: apply the subset to the test split too.
     """
-    return _mnist_like(tvd.FashionMNIST, "fashion_mnist", split, root, download, fraction, per_class, subset_seed,
+    return _mnist_like(_tvd().FashionMNIST, "fashion_mnist", split, root, download, fraction, per_class, subset_seed,
                        subset_test)

@@ -6,7 +6,6 @@ import hashlib
 import shutil
 from pathlib import Path
 
-from torchvision.datasets.utils import download_url, extract_archive
 
 
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
@@ -33,12 +32,16 @@ def download_and_extract(url: str, root: Path, extract_to: Path | None = None, s
     filename = url.rstrip("/").split("/")[-1]
     archive = root / filename
     if not archive.is_file():
+        from torchvision.datasets.utils import download_url  # imported when used: the plugin loads fast
+
         download_url(url, str(root), filename)
     if sha256 is not None:
         actual = sha256_of(archive)
         if actual != sha256:
             archive.unlink()
             raise RuntimeError(f"{archive} from {url} is corrupt (sha256 {actual}, expected {sha256}); it was deleted, retry")
+    from torchvision.datasets.utils import extract_archive
+
     extract_archive(str(archive), str(extract_to or root))
     return archive
 

@@ -37,7 +37,14 @@ data's byte count). A writer killed at any point leaves either no sidecar or
 a sidecar of an older complete build, never a sidecar pointing at a partial
 file; leftover temporary files are deleted by the next build. An exclusive
 ``flock`` on a lock file makes concurrent builders (DDP ranks, DataLoader
-workers) wait for the first one and reuse its result.
+workers, two runs) wait for the first one and reuse its result. A full disk
+stops the build with :class:`ssl_core.atomic_write.DiskFullError` (the
+temporary file removed, nothing cached).
+
+Skipped files. The sidecar records the sha256 of every file skipped as
+unreadable (``on_error="skip"``); a skipped file whose content changed (it
+was replaced by a good copy, even one with the same size and modification
+time) makes the cache stale, so it is built again and the file read.
 """
 
 from __future__ import annotations
@@ -56,6 +63,8 @@ from typing import Callable, Iterator, Literal, Sequence
 import numpy as np
 
 import ssl_core
+from ssl_core import atomic_write
+from ssl_core.atomic_write import DiskFullError, atomic_write_bytes, is_disk_full
 
 try:  # POSIX; without it (Windows) concurrent builders are not serialised
     import fcntl
@@ -197,15 +206,24 @@ class FeatureCache:
             cache = cls._load(data_path, meta_path, full_key)  # built by another process meanwhile
             if cache is not None:
                 return cache
-            for stale in cache_dir.glob(f"{stem}.*.tmp.*"):
+            for stale in [*cache_dir.glob(f"{stem}.*.tmp.*"), *cache_dir.glob(f".{stem}.*.tmp*")]:
                 log.info("removing %s, left by an interrupted cache build", stale)
                 stale.unlink(missing_ok=True)
             meta_path.unlink(missing_ok=True)
             started = time.perf_counter()
-            meta = _build(data_path, files, compute, summarize, int(n_mels), on_error, skippable)
-            meta.update(key=full_key, n_mels=int(n_mels), build_seconds=round(time.perf_counter() - started, 3))
-            _write_atomic(meta_path, json.dumps(meta, indent=1).encode())
-            _fsync_dir(cache_dir)
+            try:
+                meta = _build(data_path, files, compute, summarize, int(n_mels), on_error, skippable)
+                meta.update(key=full_key, n_mels=int(n_mels), build_seconds=round(time.perf_counter() - started, 3))
+                atomic_write_bytes(meta_path, json.dumps(meta, indent=1).encode())
+            except DiskFullError as exc:
+                raise exc.with_context(f"nothing of the feature cache of {name} was kept; it is built on the next "
+                                       f"run (or give the dataset a cache_dir on a disk with space)") from None
+            except OSError as exc:
+                if not is_disk_full(exc):
+                    raise
+                raise DiskFullError(data_path, None, _free(cache_dir), f"nothing of the feature cache of {name} "
+                                    f"was kept; it is built on the next run (or give the dataset a cache_dir on a "
+                                    f"disk with space)") from None
             log.info("cached %d items of %s in %s (%.1f s)", len(meta["kept"]), name, data_path, meta["build_seconds"])
         cache = cls._load(data_path, meta_path, full_key)
         if cache is None:  # pragma: no cover - only if the files vanish right after the build
@@ -225,6 +243,10 @@ class FeatureCache:
                 return None
         except OSError:
             return None
+        for skipped in meta["skipped"]:  # a file skipped as unreadable and since replaced is read again
+            if skipped.get("sha256") != _content_hash(Path(skipped["path"])):
+                log.info("%s changed since it was skipped as unreadable: building the cache again", skipped["path"])
+                return None
         return cls(data_path, meta_path, meta)
 
 
@@ -242,14 +264,14 @@ def _build(
     offsets, kept, skipped = [0], [], []
     total, total_sq, count = 0.0, 0.0, 0
     try:
-        with open(tmp, "wb") as fh:
+        with atomic_write.open_for_writing(tmp) as fh:
             for i, path in enumerate(files):
                 try:
                     frames = compute(path)
                 except skippable as exc:
                     if on_error == "raise":
                         raise
-                    skipped.append({"path": str(path), "error": str(exc)})
+                    skipped.append({"path": str(path), "error": str(exc), "sha256": _content_hash(path)})
                     continue
                 frames = np.ascontiguousarray(frames, dtype=np.float32)
                 if frames.ndim != 2 or frames.shape[1] != n_mels:
@@ -287,30 +309,24 @@ def _version(distribution: str) -> str:
         return "absent"
 
 
-def _write_atomic(path: Path, payload: bytes) -> None:
-    tmp = path.with_name(f"{path.name}.tmp.{os.getpid()}")
+def _content_hash(path: Path) -> str | None:
+    """sha256 of a file's bytes; ``None`` when it cannot be read (missing, no permission)."""
+    digest = hashlib.sha256()
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
-def _fsync_dir(folder: Path) -> None:
+def _free(folder: Path) -> int | None:
     try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows
-        return
-    try:
-        os.fsync(fd)
+        st = os.statvfs(folder)
     except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
+        return None
+    return st.f_bavail * st.f_frsize
 
 
 @contextmanager

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 import torch.distributed as dist
-from lightly.utils.dist import gather
 from torch import Tensor, nn
 
 from ssl_contrastive.all_gather import all_gather_no_grad
@@ -26,6 +25,8 @@ class InBatchNegatives(nn.Module):
     def pool(self, keys: Tensor, index: Tensor) -> tuple[Tensor, Tensor]:
         """The global batch's keys ``[P, D]`` and the ``[N, P]`` mask of valid negatives (other examples)."""
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            from lightly.utils.dist import gather  # lightly imports torchvision: at first use
+
             keys_all, index_all = torch.cat(gather(keys)), all_gather_no_grad(index)
         else:
             keys_all, index_all = keys, index

@@ -47,7 +47,7 @@ def draw_negatives(index: Tensor, keep: Tensor | None, num_entries: int, k: int)
 
 
 def memory_bank_nce(anchor: Tensor, source: NegativeSource, index: Tensor, temperature: float,
-                    selector: nn.Module | None = None) -> tuple[Tensor, dict[str, float]]:
+                    selector: nn.Module | None = None, rank_own_entry: bool = False) -> tuple[Tensor, dict[str, float]]:
     """The IR / IRing loss of l2-normalised ``anchor`` against a source with positives (CNCE paper, Eq. 2 and Sec. 4).
 
     ``source`` follows :class:`ssl_core.negatives.NegativeSource` and has
@@ -57,8 +57,10 @@ def memory_bank_nce(anchor: Tensor, source: NegativeSource, index: Tensor, tempe
     of the anchor's own example. Negatives: with ``num_negatives = k`` on the
     source (the bank's ``k``), ``k`` entries drawn per anchor
     (:func:`draw_negatives`) uniformly from the valid ones or, with a
-    selector, from the ring of the anchor's similarities to the pool;
-    without it, every valid (or kept) entry. Loss: :func:`info_nce`, i.e.
+    selector, from the ring of the anchor's similarities to the pool (with
+    ``rank_own_entry`` the anchor's own entry is ranked with the others, and
+    may be drawn, as in the authors' IRing); without it, every valid (or
+    kept) entry. Loss: :func:`info_nce`, i.e.
     ``-(pos/t - logsumexp([pos, negatives]/t))``, which is Eq. 2 up to the
     constant ``log(k + 1)``. The authors' code draws ``k - 1`` negatives so
     that the denominator has ``k`` terms; here ``k`` negatives are drawn
@@ -81,13 +83,14 @@ def memory_bank_nce(anchor: Tensor, source: NegativeSource, index: Tensor, tempe
     if k is None or pool.shape[0] <= FULL_PRODUCT_RATIO * k:
         # [B, N] with gradient, its drawn columns gathered below; on a copy of the pool, which autograd
         # keeps for backward while the source is updated in place at the end of the step
-        sim = anchor @ pool.to(torch.float32, copy=True).T
+        sim = anchor @ pool.to(anchor.dtype, copy=True).T
     keep = valid
     if selector is not None:
         with torch.no_grad():
-            keep = selector.select(sim.detach() if sim is not None else anchor.detach() @ pool.float().T, valid)
+            scores = sim.detach() if sim is not None else anchor.detach() @ pool.to(anchor.dtype).T
+            keep = selector.select(scores, None if rank_own_entry else valid)
         metrics["ring_kept_per_anchor"] = keep.sum(1).float().mean().item()
-    positive = (anchor * source.positives(index)).sum(dim=1)
+    positive = (anchor * source.positives(index).to(anchor.dtype)).sum(dim=1)
     if k is None:
         negatives = sim
         loss = info_nce(positive, negatives, keep, temperature)
@@ -98,7 +101,7 @@ def memory_bank_nce(anchor: Tensor, source: NegativeSource, index: Tensor, tempe
         if sim is not None:
             negatives = sim.gather(1, neg_index)
         else:
-            entries = pool[neg_index].float()  # [B, k, D], a copy outside autograd's view of the source
+            entries = pool[neg_index].to(anchor.dtype)  # [B, k, D], a copy outside autograd's view of the source
             negatives = torch.bmm(entries, anchor[:, :, None]).squeeze(2)
         loss = info_nce(positive, negatives, None, temperature)
     metrics["positive_similarity"] = positive.mean().item()
@@ -126,6 +129,9 @@ class IR(NegativesHooks, nn.Module):
             ``MemoryBank(dim=out_dim, num_examples=num_examples)``.
         selector: optional negative selector, e.g. the ring (context).
         num_examples: training-set size (context).
+        rank_own_entry: with a selector, rank the anchor's own bank entry
+            among the pool (the authors' IRing: usually rank 0, so the band
+            shifts by one) instead of leaving it out before ranking.
     """
 
     sources = ("memory_bank",)
@@ -139,6 +145,7 @@ class IR(NegativesHooks, nn.Module):
         source: NegativeSource | None = None,
         selector: nn.Module | None = None,
         num_examples: int = 0,
+        rank_own_entry: bool = False,
     ):
         super().__init__()
         if out_dim < 1:
@@ -152,6 +159,7 @@ class IR(NegativesHooks, nn.Module):
         self.head = nn.Linear(encoder.feature_dim, out_dim)
         self.source = check_bank(source, out_dim, num_examples)
         self.selector = selector
+        self.rank_own_entry = rank_own_entry
 
     def embed(self, x: Tensor) -> Tensor:
         """The projection output before l2 normalisation."""
@@ -159,7 +167,7 @@ class IR(NegativesHooks, nn.Module):
 
     def step(self, views: list[Tensor], index: Tensor) -> tuple[Tensor, dict[str, float]]:
         z = F.normalize(self.embed(views[0]), dim=1)
-        loss, metrics = memory_bank_nce(z, self.source, index, self.temperature, self.selector)
+        loss, metrics = memory_bank_nce(z, self.source, index, self.temperature, self.selector, self.rank_own_entry)
         self.source.update(z.detach(), index)
         return loss, metrics | self.negatives_metrics()
 

@@ -7,8 +7,6 @@ import copy
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from lightly.models.modules.heads import MoCoProjectionHead
-from lightly.models.utils import batch_shuffle, batch_unshuffle, update_momentum
 from torch import Tensor, nn
 
 from ssl_core.negatives import NegativeSource, NegativesHooks, check_source
@@ -92,6 +90,9 @@ class MoCo(NegativesHooks, nn.Module):
         self.symmetric = symmetric
         self.shuffle_bn = shuffle_bn
         self.encoder = encoder
+        from lightly.models.modules.heads import MoCoProjectionHead  # lightly imports torchvision: when built
+        import lightly.models.utils  # noqa: F401 - batch_shuffle, update_momentum: loaded now, before any DDP set-up
+
         self.head = MoCoProjectionHead(encoder.feature_dim, hidden_dim or encoder.feature_dim, out_dim)
         self.encoder_momentum = copy.deepcopy(encoder)
         self.head_momentum = copy.deepcopy(self.head)
@@ -110,6 +111,8 @@ class MoCo(NegativesHooks, nn.Module):
         if not self.shuffle_bn:
             return F.normalize(self.head_momentum(self.encoder_momentum(x)), dim=1)
         distributed = _distributed()
+        from lightly.models.utils import batch_shuffle, batch_unshuffle
+
         shuffled, order = batch_shuffle(x, distributed=distributed)
         k = self.head_momentum(self.encoder_momentum(shuffled))
         return F.normalize(batch_unshuffle(k, order, distributed=distributed), dim=1)
@@ -124,6 +127,8 @@ class MoCo(NegativesHooks, nn.Module):
     def step(self, views: list[Tensor], index: Tensor) -> tuple[Tensor, dict[str, float]]:
         if len(views) < 2:
             raise ValueError(f"MoCo needs 2 views per example, got {len(views)}; set views.params.n_views: 2")
+        from lightly.models.utils import update_momentum
+
         update_momentum(self.encoder, self.encoder_momentum, self.momentum)
         update_momentum(self.head, self.head_momentum, self.momentum)
         # A copy: the queue is updated in place below, before backward needs the pool.

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ssl_core.errors import ConfigWarning
 from ssl_contrastive.all_gather import all_gather_no_grad
 
 
@@ -25,6 +28,11 @@ class KeyQueue(nn.Module):
         super().__init__()
         if size < 1:
             raise ValueError(f"size must be >= 1, got {size}")
+        if 0 < num_examples < size:
+            warnings.warn(ConfigWarning("size", f"the queue ({size} keys) is larger than the dataset ({num_examples} "
+                                                f"examples): once full it holds every example about "
+                                                f"{size / num_examples:.1f} times, stale copies of each positive among "
+                                                f"its negatives; set it <= {num_examples}"))
         self.register_buffer("keys", torch.zeros(size, dim))
         self.register_buffer("pointer", torch.zeros((), dtype=torch.long))
         self.register_buffer("filled", torch.zeros((), dtype=torch.long))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
-from lightly.models.modules.heads import SimCLRProjectionHead
 from torch import Tensor, nn
 
 from ssl_core.negatives import NegativesHooks
@@ -27,17 +28,27 @@ class SimCLR(NegativesHooks, nn.Module):
         encoder: the backbone (context).
         source: the negative source, ``in_batch`` (context).
         selector: optional negative selector (context).
+        forward_views: ``"joint"`` (default: one forward over both views'
+            2B examples) or ``"per_view"`` (one per view, as the NAC authors'
+            SimCLR); they differ only through BatchNorm statistics (the
+            projection head and the encoder's).
     """
 
     sources = ("in_batch",)
 
     def __init__(self, temperature: float = 0.5, out_dim: int = 128, hidden_dim: int = 512,
-                 encoder: nn.Module | None = None, source: nn.Module | None = None, selector: nn.Module | None = None):
+                 encoder: nn.Module | None = None, source: nn.Module | None = None, selector: nn.Module | None = None,
+                 forward_views: Literal["joint", "per_view"] = "joint"):
         super().__init__()
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
+        if forward_views not in ("joint", "per_view"):
+            raise ValueError(f"forward_views must be 'joint' or 'per_view', got {forward_views!r}")
+        self.forward_views = forward_views
         self.temperature = temperature
         self.encoder = encoder
+        from lightly.models.modules.heads import SimCLRProjectionHead  # lightly imports torchvision: when built
+
         self.head = SimCLRProjectionHead(encoder.feature_dim, hidden_dim, out_dim)
         self.source = source
         self.selector = selector
@@ -50,7 +61,10 @@ class SimCLR(NegativesHooks, nn.Module):
         if len(views) != 2:
             raise ValueError(f"SimCLR needs exactly 2 views per example, got {len(views)}; set views.params.n_views: 2")
         batch = views[0].shape[0]
-        z = F.normalize(self.embed(torch.cat(views)), dim=1)
+        if self.forward_views == "per_view":
+            z = F.normalize(torch.cat([self.embed(v) for v in views]), dim=1)
+        else:
+            z = F.normalize(self.embed(torch.cat(views)), dim=1)
         pool, valid = self.source.pool(z, torch.cat([index, index]))
         sim = z @ pool.T
         positive = (z * z.roll(batch, dims=0)).sum(dim=1)

@@ -9,14 +9,13 @@ what is supported.
 
 from __future__ import annotations
 
-import os
 import pickle
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from ssl_core.checkpoint_io import atomic_torch_save
+from ssl_core.atomic_write import atomic_torch_save, atomic_write, tensor_bytes
 from ssl_core.errors import ExportError
 
 from ssl_encoders.resnet import ResNet18, ResNet50
@@ -116,12 +115,7 @@ class Detectron2Export:
     def write(self, encoder: nn.Module, out: Path) -> str:
         name = torchvision_resnet(encoder, "detectron2")
         checkpoint = to_detectron2(encoder.state_dict())
-        tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-        with open(tmp, "wb") as f:
-            pickle.dump(checkpoint, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
+        atomic_write(out, lambda f: pickle.dump(checkpoint, f), needed=tensor_bytes(encoder.state_dict()))
         depth = name.removeprefix("resnet")
         extra = " and MODEL.RESNETS.RES2_OUT_CHANNELS 64" if depth == "18" else ""
         return f"use it as MODEL.WEIGHTS with MODEL.RESNETS.DEPTH {depth}{extra} (no classifier in it)"

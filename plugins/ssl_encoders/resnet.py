@@ -3,7 +3,9 @@
 Built from torchvision's own ``ResNet`` class and blocks, so that at width 1
 the parameter names and shapes are those of ``torchvision.models.resnet18`` /
 ``resnet50`` without ``fc`` (weights load across with ``strict=False``, and
-an exported backbone loads into torchvision).
+an exported backbone loads into torchvision). torchvision is imported when
+an encoder is built, not when the plugin is loaded (``ssl-core plugins`` and
+configuration checks stay fast).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 from typing import Literal
 
 from torch import Tensor, nn
-from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
 from ssl_encoders.pooling import global_avg_pool
 
@@ -19,7 +20,14 @@ Stem = Literal["imagenet", "cifar"]
 _STAGE_WIDTHS = (64, 128, 256, 512)
 
 
-class ResNetEncoder(ResNet):
+def _block(name: str):
+    """torchvision's ``BasicBlock`` (``"basic"``) or ``Bottleneck`` (``"bottleneck"``)."""
+    from torchvision.models import resnet
+
+    return {"basic": resnet.BasicBlock, "bottleneck": resnet.Bottleneck}[name]
+
+
+class ResNetEncoder(nn.Module):
     """A torchvision ResNet without its classifier, exposing the pre-pool map.
 
     Stems (``stem`` must be chosen, there is no default):
@@ -38,16 +46,17 @@ class ResNetEncoder(ResNet):
     change, so width 1 is exactly torchvision's network.
 
     Args:
-        block: ``BasicBlock`` (ResNet-18) or ``Bottleneck`` (ResNet-50).
+        block: ``"basic"`` (torchvision's ``BasicBlock``, ResNet-18) or ``"bottleneck"`` (``Bottleneck``, ResNet-50).
         layers: blocks per stage.
         stem: ``"imagenet"`` or ``"cifar"``.
         width: channel multiplier, > 0.
         in_channels: input channels (context: 3 for RGB, 1 for spectrograms).
     """
 
-    def __init__(self, block: type[BasicBlock | Bottleneck], layers: list[int], stem: Stem, width: float = 1.0,
+    def __init__(self, block: Literal["basic", "bottleneck"], layers: list[int], stem: Stem, width: float = 1.0,
                  in_channels: int = 3):
-        nn.Module.__init__(self)  # torchvision's __init__ hard-codes the widths; its helpers are reused below
+        super().__init__()  # torchvision's ResNet.__init__ hard-codes the widths; its _make_layer is reused below
+        block = _block(block)
         if stem not in ("imagenet", "cifar"):
             raise ValueError(f"stem must be 'imagenet' or 'cifar', got {stem!r}")
         if not width > 0:
@@ -82,6 +91,12 @@ class ResNetEncoder(ResNet):
                 nn.init.constant_(m.weight, 1)
                 nn.init.constant_(m.bias, 0)
 
+    def _make_layer(self, block, planes: int, blocks: int, stride: int = 1, dilate: bool = False) -> nn.Sequential:
+        """torchvision's ``ResNet._make_layer`` (it reads ``inplanes``, ``dilation``, ``groups``, ``base_width``)."""
+        from torchvision.models.resnet import ResNet
+
+        return ResNet._make_layer(self, block, planes, blocks, stride, dilate)
+
     def forward_features(self, x: Tensor) -> Tensor:
         """The pre-pool map ``[B, feature_dim, H', W']``, the output of ``layer4``."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
@@ -105,8 +120,11 @@ class ResNet18(ResNetEncoder):
         in_channels: input channels (context: 3 for RGB, 1 for spectrograms).
     """
 
+    torchvision_weights = "ResNet18_Weights.IMAGENET1K_V1"
+    """torchvision's ImageNet weights for ``encoder.init_from: torchvision`` (width 1, ImageNet stem, RGB)."""
+
     def __init__(self, stem: Stem, width: float = 1.0, in_channels: int = 3):
-        super().__init__(BasicBlock, [2, 2, 2, 2], stem=stem, width=width, in_channels=in_channels)
+        super().__init__("basic", [2, 2, 2, 2], stem=stem, width=width, in_channels=in_channels)
 
 
 class ResNet50(ResNetEncoder):
@@ -118,5 +136,8 @@ class ResNet50(ResNetEncoder):
         in_channels: input channels (context: 3 for RGB, 1 for spectrograms).
     """
 
+    torchvision_weights = "ResNet50_Weights.IMAGENET1K_V1"
+    """torchvision's ImageNet weights for ``encoder.init_from: torchvision`` (width 1, ImageNet stem, RGB)."""
+
     def __init__(self, stem: Stem, width: float = 1.0, in_channels: int = 3):
-        super().__init__(Bottleneck, [3, 4, 6, 3], stem=stem, width=width, in_channels=in_channels)
+        super().__init__("bottleneck", [3, 4, 6, 3], stem=stem, width=width, in_channels=in_channels)

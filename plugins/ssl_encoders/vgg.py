@@ -6,7 +6,6 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
-from torchvision.models.vgg import VGG16_BN_Weights, cfgs, make_layers
 
 from ssl_encoders.pooling import global_avg_pool
 
@@ -37,6 +36,10 @@ class VGG16BN(nn.Module):
         in_channels: input channels (context).
     """
 
+    torchvision_weights = "VGG16_BN_Weights.IMAGENET1K_V1"
+    """torchvision's ImageNet weights for ``encoder.init_from: torchvision`` (its ``features.*``; ``pretrained: true``
+    does the same)."""
+
     def __init__(self, pretrained: bool = False, width: float = 1.0, in_channels: int = 3):
         super().__init__()
         if not width > 0:
@@ -47,6 +50,8 @@ class VGG16BN(nn.Module):
             raise ValueError(f"width must be 1.0 with pretrained: true (the ImageNet weights are width 1), got {width}")
         if pretrained and in_channels != 3:
             raise ValueError(f"in_channels must be 3 with pretrained: true (the weights are RGB), got {in_channels}")
+        from torchvision.models.vgg import cfgs, make_layers  # imported when built: the plugin loads fast
+
         cfg = [v if v == "M" else max(1, round(v * width)) for v in cfgs["D"]]
         self.features = make_layers(cfg, batch_norm=True)
         if in_channels != 3:
@@ -69,6 +74,8 @@ class VGG16BN(nn.Module):
             FileNotFoundError: the weights are not in the torch hub cache; the
                 message says where they are expected and how to put them there.
         """
+        from torchvision.models.vgg import VGG16_BN_Weights
+
         url = VGG16_BN_Weights.IMAGENET1K_V1.url
         path = cached_weights_path(url)
         if not path.is_file():

@@ -13,14 +13,17 @@ from ssl_core.eval_context import EvalContext
 
 def weighted_knn_scores(train: Tensor, train_labels: Tensor, test: Tensor, n_classes: int, k: int,
                         temperature: float, chunk: int = 1024) -> Tensor:
-    """Class scores ``[N_test, C]``: sum over the k most cosine-similar training items of ``exp(sim / t)``."""
+    """Class scores ``[N_test, C]``: sum over the k most cosine-similar training items of ``exp(sim / t)``.
+
+    Computed on the inputs' device (the evaluation device: the harness moves the features there).
+    """
     train = F.normalize(train, dim=1)
     test = F.normalize(test, dim=1)
     k = min(k, len(train))
     scores = []
     for start in range(0, len(test), chunk):
         sim, idx = (test[start : start + chunk] @ train.T).topk(k, dim=1)
-        votes = torch.zeros(len(sim), n_classes)
+        votes = torch.zeros(len(sim), n_classes, device=sim.device)
         votes.scatter_add_(1, train_labels[idx], (sim / temperature).exp())
         scores.append(votes)
     return torch.cat(scores)
@@ -45,8 +48,8 @@ class KNN:
         self.k, self.temperature, self.layer = k, temperature, layer
 
     def evaluate(self, ctx: EvalContext) -> dict:
-        x, y = ctx.features("train", self.layer)
-        x_test, y_test = ctx.features("test", self.layer)
+        x, y = (t.to(ctx.device) for t in ctx.features("train", self.layer))
+        x_test, y_test = (t.to(ctx.device) for t in ctx.features("test", self.layer))
         n_classes = int(max(y.max(), y_test.max())) + 1
         scores = weighted_knn_scores(x, y, x_test, n_classes, self.k, self.temperature)
         ranked = scores.topk(min(5, n_classes), dim=1).indices

@@ -85,6 +85,7 @@ class LinearProbe:
         self.layer, self.epochs, self.lrs = layer, epochs, [float(lr) for lr in lrs]
         self.optimizer, self.momentum, self.weight_decay = optimizer, momentum, weight_decay
         self.batch_size, self.val_fraction, self.augment, self.seed = batch_size, val_fraction, augment, seed
+        self.device = "cpu"  # set from the context by run()
 
     def protocol(self) -> dict:
         return {"layer": self.layer, "epochs": self.epochs, "lrs": self.lrs, "optimizer": self.optimizer,
@@ -96,7 +97,7 @@ class LinearProbe:
     def fit(self, batches, n_features: int, n_classes: int, lr: float) -> nn.Linear:
         """Train a linear layer for ``self.epochs`` on ``batches(epoch)`` (an iterable of (x, y) per epoch)."""
         torch.manual_seed(self.seed)
-        model = nn.Linear(n_features, n_classes)
+        model = nn.Linear(n_features, n_classes).to(self.device)
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=self.momentum,
                               nesterov=self.optimizer == "nesterov", weight_decay=self.weight_decay)
         for epoch in range(self.epochs):
@@ -111,7 +112,7 @@ class LinearProbe:
 
     def _cached_batches(self, x: Tensor, y: Tensor):
         def batches(epoch: int):
-            order = torch.randperm(len(y), generator=torch.Generator().manual_seed(self.seed + epoch))
+            order = torch.randperm(len(y), generator=torch.Generator().manual_seed(self.seed + epoch)).to(y.device)
             for start in range(0, len(y), self.batch_size):
                 idx = order[start : start + self.batch_size]
                 yield x[idx], y[idx]
@@ -138,6 +139,7 @@ class LinearProbe:
         def batches(epoch: int):
             loader = ctx.loader(data, shuffle=True, seed=self.seed + epoch)
             feats, labels = encode(ctx.encoder, loader, self.layer, ctx.objective, ctx.device)
+            feats, labels = feats.to(ctx.device), labels.to(ctx.device)
             yield from self._cached_batches(feats, labels)(epoch)
         return batches
 
@@ -158,17 +160,18 @@ class LinearProbe:
     def run(self, ctx: EvalContext, dataset: str | None = None, params: dict | None = None, views=None) -> dict:
         """The probe on the pipeline's data, or on ``dataset`` with ``params`` and ``views`` (transfer)."""
         source = {"dataset": dataset, "params": params, "views": views}
-        x, y = ctx.features("train", self.layer, **source)
+        self.device = ctx.device  # the probe is trained where the encoder is
+        x, y = (t.to(ctx.device) for t in ctx.features("train", self.layer, **source))
         n_classes = int(y.max()) + 1
-        fit_idx, val_idx = held_out_split(len(y), self.val_fraction, self.seed)
+        fit_idx, val_idx = (i.to(x.device) for i in held_out_split(len(y), self.val_fraction, self.seed))
         views = self.train_views(ctx, source) if self.augment else None
         search = {}
         for lr in self.lrs:
             model = self.fit(self._batches(ctx, x, y, fit_idx, source, views), x.shape[1], n_classes, lr)
             search[lr] = self._score(model, x[val_idx], y[val_idx])[0]
         best_lr = max(self.lrs, key=lambda lr: (search[lr], -lr))
-        model = self.fit(self._batches(ctx, x, y, torch.arange(len(y)), source, views), x.shape[1], n_classes, best_lr)
-        x_test, y_test = ctx.features("test", self.layer, **source)
+        model = self.fit(self._batches(ctx, x, y, torch.arange(len(y), device=x.device), source, views), x.shape[1], n_classes, best_lr)
+        x_test, y_test = (t.to(ctx.device) for t in ctx.features("test", self.layer, **source))
         n_classes_test = max(n_classes, int(y_test.max()) + 1)
         if n_classes_test > n_classes:
             raise ValueError(f"the test split has labels up to {n_classes_test - 1} but training only up to {n_classes - 1}")

@@ -87,11 +87,12 @@ class VAEPretraining:
         self.k, self.batch_size, self.compare_random_init, self.seed = k, batch_size, compare_random_init, seed
 
     def _train(self, backbone: nn.Module, train_x: Tensor) -> tuple[VAEEncoder, GaussianDecoder]:
+        """The VAE trained on ``train_x``, on ``train_x``'s device (the context's)."""
         torch.manual_seed(self.seed)
         for p in backbone.parameters():
             p.requires_grad_(True)
-        encoder = VAEEncoder(backbone, self.latent_dim)
-        decoder = GaussianDecoder(self.latent_dim, tuple(train_x.shape[1:]), self.hidden)
+        encoder = VAEEncoder(backbone, self.latent_dim).to(train_x.device)
+        decoder = GaussianDecoder(self.latent_dim, tuple(train_x.shape[1:]), self.hidden).to(train_x.device)
         optimizer = torch.optim.Adam([
             {"params": encoder.backbone.parameters(), "lr": self.lr},
             {"params": encoder.output.parameters(), "lr": self.head_lr},
@@ -100,7 +101,7 @@ class VAEPretraining:
         encoder.train()
         decoder.train()
         for epoch in range(self.epochs):
-            order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(self.seed + epoch))
+            order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(self.seed + epoch)).to(train_x.device)
             for start in range(0, len(order), self.batch_size):
                 x = train_x[order[start : start + self.batch_size]]
                 q = encoder(x)
@@ -129,14 +130,14 @@ class VAEPretraining:
 
     def _inputs(self, ctx: EvalContext, split: str) -> Tensor:
         data = ctx.split(split, "eval")
-        return torch.stack([data[i][0] for i in range(len(data))])
+        return torch.stack([data[i][0] for i in range(len(data))]).to(ctx.device)
 
     def evaluate(self, ctx: EvalContext) -> dict:
         train_x, test_x = self._inputs(ctx, "train"), self._inputs(ctx, "test")
         metrics = {}
         starts = {"pretrained": copy.deepcopy(ctx.encoder)}
         if self.compare_random_init:
-            starts["random_init"] = reinitialised(ctx.encoder, self.seed)
+            starts["random_init"] = reinitialised(ctx.encoder, self.seed).to(ctx.device)
         for label, backbone in starts.items():
             scores = self._score(*self._train(backbone, train_x), test_x)
             metrics |= {f"{label}/{name}": value for name, value in scores.items()}

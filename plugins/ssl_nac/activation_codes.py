@@ -134,32 +134,23 @@ def run_codes(run_dir: str | Path, split: str = "test", out: str | Path | None =
         ValueError: ``split`` is not a split of the pipeline's dataset (with the valid ones).
     """
     import ssl_core
-    from ssl_core.checkpoint_io import safe_torch_load
-    from ssl_core.config import load_config
     from ssl_core.params import literal_choices
     from ssl_core.eval_context import TransformedDataset
-    from ssl_core.pipeline import build_pipeline
-    from ssl_core.run import MODEL_FILE, PIPELINE_FILE
+    from ssl_core.devices import eval_workers
 
-    run_dir = Path(run_dir)
-    if not (run_dir / PIPELINE_FILE).is_file():
-        raise FileNotFoundError(f"{run_dir} is not a run folder: no {PIPELINE_FILE} in it (a folder made by "
-                                f"ssl-core run PIPELINE.yaml)")
-    if not (run_dir / MODEL_FILE).is_file():
-        raise FileNotFoundError(f"no trained model at {run_dir / MODEL_FILE}: train the run first (ssl-core run "
-                                f"PIPELINE.yaml), or finish it with --resume if it stopped")
     registry = registry or ssl_core.registry()
-    config = load_config(run_dir / PIPELINE_FILE, registry=registry)
+    trained = ssl_core.load_run(run_dir, registry)
+    config = trained.config
     data = config.values["data"]
     valid = literal_choices(registry.get("dataset", data["dataset"]).factory, "split")
     if valid is not None and split not in valid:
         raise ValueError(f"split '{split}' is not a split of the dataset '{data['dataset']}'; valid choices: "
                          f"{', '.join(valid)}")
-    pipeline = build_pipeline(config, registry)
-    pipeline.objective.load_state_dict(safe_torch_load(run_dir / MODEL_FILE))
     dataset = registry.build("dataset", data["dataset"], data["params"], split=split)
-    loader = torch.utils.data.DataLoader(TransformedDataset(dataset, pipeline.views.eval), shuffle=False,
-                                         batch_size=batch_size or config.values["eval_options"]["batch_size"],
-                                         num_workers=config.values["eval_options"]["num_workers"])
-    path = Path(out) if out is not None else run_dir / f"codes_{split}.npz"
-    return export_codes(pipeline.objective, loader, path), path
+    options = config.values["eval_options"]
+    loader = torch.utils.data.DataLoader(TransformedDataset(dataset, trained.views.eval), shuffle=False,
+                                         batch_size=batch_size or options["batch_size"],
+                                         num_workers=eval_workers(options["num_workers"], trained.device),
+                                         pin_memory=trained.device.type == "cuda")
+    path = Path(run_dir) / f"codes_{split}.npz" if out is None else Path(out)
+    return export_codes(trained.objective, loader, path, trained.device), path

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
-from lightly.models.modules import SimCLRProjectionHead
 from torch import Tensor, nn
 
 from ssl_core.negatives import NegativesHooks
@@ -16,6 +16,8 @@ from ssl_nac.noisy_channel import NoisyChannel
 
 def coding_head(in_dim: int, hidden_dim: int, out_dim: int) -> nn.Module:
     """Linear(in, hidden), ReLU, Linear(hidden, out): the NAC projection head and inference network (Section 3.5)."""
+    from lightly.models.modules import SimCLRProjectionHead  # lightly imports torchvision: when built
+
     return SimCLRProjectionHead(in_dim, hidden_dim, out_dim, batch_norm=False)
 
 
@@ -23,6 +25,27 @@ def check_two_views(views: list[Tensor]) -> tuple[Tensor, Tensor]:
     if len(views) != 2:
         raise ValueError(f"NAC needs exactly 2 views per example (two pathways, Fig. 3), got {len(views)}")
     return views[0], views[1]
+
+
+ForwardViews = Literal["joint", "per_view"]
+
+
+def check_forward_views(forward_views: str) -> str:
+    if forward_views not in ("joint", "per_view"):
+        raise ValueError(f"forward_views must be 'joint' or 'per_view', got {forward_views!r}")
+    return forward_views
+
+
+def encode_views(encoder: nn.Module, x1: Tensor, x2: Tensor, forward_views: str = "joint") -> Tensor:
+    """``[h1; h2]``: one encoder call on ``[x1; x2]`` (``joint``), or one call per view (``per_view``).
+
+    The two differ only through batch statistics (BatchNorm): ``joint``
+    normalises over both views' 2B examples, ``per_view`` over each view's
+    B, as the authors' code does by calling the network once per view.
+    """
+    if forward_views == "per_view":
+        return torch.cat([encoder(x1), encoder(x2)])
+    return encoder(torch.cat([x1, x2]))
 
 
 def swap_halves(x: Tensor) -> Tensor:
@@ -69,13 +92,17 @@ class NAC(NegativesHooks, nn.Module):
             the reference code does (the paper does not mention it).
         mask_self_partner: leave the anchor's own code and its partner's out
             of the negatives' sum (not in Eq. 19).
+        forward_views: ``"joint"`` (default: one encoder forward over both
+            views) or ``"per_view"`` (one per view, the authors' code); they
+            differ only through BatchNorm statistics (:func:`encode_views`).
     """
 
     sources = ("in_batch",)
 
     def __init__(self, encoder: nn.Module, source: nn.Module | None = None, selector: nn.Module | None = None,
                  num_examples: int = 0, out_dim: int = 128, hidden_dim: int | None = None, p: float = 0.1,
-                 scale_by_sqrt_dim: bool = True, mask_self_partner: bool = False):
+                 scale_by_sqrt_dim: bool = True, mask_self_partner: bool = False,
+                 forward_views: ForwardViews = "joint"):
         super().__init__()
         if out_dim < 1:
             raise ValueError(f"out_dim must be >= 1, got {out_dim}")
@@ -86,6 +113,7 @@ class NAC(NegativesHooks, nn.Module):
         self.out_dim = out_dim
         self.scale = 1.0 / math.sqrt(out_dim) if scale_by_sqrt_dim else 1.0
         self.mask_self_partner = mask_self_partner
+        self.forward_views = check_forward_views(forward_views)
         self.encoder = encoder
         self.source = source
         self.selector = selector
@@ -113,7 +141,7 @@ class NAC(NegativesHooks, nn.Module):
     def step(self, views: list[Tensor], index: Tensor) -> tuple[Tensor, dict[str, float]]:
         """One training step: the loss of Eq. 19 on two views of ``B`` examples."""
         x1, x2 = check_two_views(views)
-        h = self.encoder(torch.cat([x1, x2]))
+        h = encode_views(self.encoder, x1, x2, self.forward_views)
         a = self.head(h) * self.scale
         r = self.inference(h) * self.scale
         z = torch.tanh(a)

@@ -8,10 +8,12 @@ Discrimination", "Picking thresholds", "Annealing Policy") and Algorithm 1.
 from __future__ import annotations
 
 import warnings
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
+from ssl_core.errors import ConfigWarning
 from ssl_ring.anneal_schedule import Schedule, annealed_upper
 
 _EPS = 1e-9
@@ -41,7 +43,16 @@ class RingSelector(nn.Module):
     at ``u = 10`` is the paper's ``l = 1`` (but 10% of the pool while ``u``
     is still 100).
 
-    Only the top ``ceil(u * n / 100)`` entries matter, so the selection is a
+    With ``upper_rounding: floor`` the upper cut is ``floor(u * n / 100)``
+    instead of ``ceil``, as the authors' code (``int(thres_outer * size)``)
+    takes it: one negative fewer whenever ``u * n / 100`` is not whole
+    (5,898 instead of 5,899 at ``n = 65,536``, ``u = 10``,
+    ``inner_relative_to_outer`` with ``l = 10``). The default ``ceil`` keeps
+    exactly the ranks ``r < u * n / 100``, the entries within the top ``u``
+    percent (Sec. 4, "Picking thresholds"). Either way at least one entry
+    is kept.
+
+    Only the entries above the upper cut matter, so the selection is a
     ``torch.topk`` of that many entries (the largest count over the rows;
     rows with fewer valid entries use a per-row band), never a full sort;
     when the band is the whole valid set, no ranking is done at all.
@@ -71,6 +82,8 @@ class RingSelector(nn.Module):
             authors' code).
         inner_relative_to_outer: take the inner cut as ``l`` percent of the
             outer count (the authors' code) instead of ``l`` percent of the pool.
+        upper_rounding: ``"ceil"`` (default) or ``"floor"`` (the authors'
+            code) for the upper cut ``u * n / 100``.
         steps_per_epoch: optimisation steps per epoch (context).
         max_epochs: training length in epochs (context; only used to warn
             when annealing would not finish).
@@ -86,6 +99,7 @@ class RingSelector(nn.Module):
         step_size: float = 10.0,
         decay: float = 0.1,
         inner_relative_to_outer: bool = False,
+        upper_rounding: Literal["ceil", "floor"] = "ceil",
         steps_per_epoch: int = 1,
         max_epochs: int = 0,
     ):
@@ -104,14 +118,14 @@ class RingSelector(nn.Module):
             raise ValueError(f"step_size must be > 0, got {step_size}")
         if decay <= 0:
             raise ValueError(f"decay must be > 0, got {decay}")
+        if upper_rounding not in ("ceil", "floor"):
+            raise ValueError(f"upper_rounding must be 'ceil' or 'floor', got {upper_rounding!r}")
         if steps_per_epoch < 1:
             raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
         if schedule != "none" and 0 < max_epochs < anneal_epochs and u_start > u:
-            warnings.warn(
-                f"ring: anneal_epochs={anneal_epochs} exceeds max_epochs={max_epochs}; u will not reach {u} "
-                f"before training ends (set selector.params.anneal_epochs <= {max_epochs})",
-                stacklevel=2,
-            )
+            warnings.warn(ConfigWarning(
+                "anneal_epochs", f"{anneal_epochs} exceeds train.epochs ({max_epochs}): u will not anneal down to "
+                f"{u} before training ends; set it <= {max_epochs}"))
         annealed_upper(schedule, 0, 1, u_start, u)  # validates the schedule name
         self.l = float(l)
         self.u = float(u)
@@ -121,6 +135,7 @@ class RingSelector(nn.Module):
         self.step_size = float(step_size)
         self.decay = float(decay)
         self.inner_relative_to_outer = inner_relative_to_outer
+        self.upper_rounding = upper_rounding
         self.steps_per_epoch = steps_per_epoch
         self.register_buffer("step", torch.zeros((), dtype=torch.long))
 
@@ -152,7 +167,10 @@ class RingSelector(nn.Module):
         """Per row with ``n`` valid entries, the kept ranks ``[lo, hi)`` (long tensors, the rule above)."""
         l, u = self.band()
         count = n.to(torch.float64)
-        hi = torch.ceil(count * u / 100.0 - _EPS)
+        if self.upper_rounding == "floor":
+            hi = torch.floor(count * u / 100.0 + _EPS)
+        else:
+            hi = torch.ceil(count * u / 100.0 - _EPS)
         hi = torch.minimum(torch.clamp(hi, min=1.0), count)
         base = hi if self.inner_relative_to_outer else count
         lo = torch.floor(base * l / 100.0 + _EPS)
@@ -193,4 +211,5 @@ class RingSelector(nn.Module):
     def extra_repr(self) -> str:
         l, u = self.band()
         return (f"l={self.l}, u={self.u}, schedule={self.schedule!r}, anneal_epochs={self.anneal_epochs}, "
-                f"inner_relative_to_outer={self.inner_relative_to_outer}, step={int(self.step)}, band=({l:.3g}, {u:.3g})")
+                f"inner_relative_to_outer={self.inner_relative_to_outer}, upper_rounding={self.upper_rounding!r}, "
+                f"step={int(self.step)}, band=({l:.3g}, {u:.3g})")

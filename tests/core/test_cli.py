@@ -39,7 +39,8 @@ def test_plugins_listing(capsys):
     listing = json.loads(capsys.readouterr().out)["components"]
     simclr = next(c for c in listing["objective"] if c["name"] == "simclr")
     assert simclr["plugin"] == "ssl_contrastive.plugin"
-    assert {"name": "temperature", "type": "float", "default": "0.5", "required": False} in simclr["params"]
+    assert {"name": "temperature", "type": "float", "default": 0.5, "required": False,
+            "doc": "tau of Eq. 21."} in simclr["params"]
     assert main(["plugins"]) == 0
     assert "small_cnn" in capsys.readouterr().out
 

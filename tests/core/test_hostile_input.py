@@ -253,11 +253,16 @@ def test_checkpoints_holding_objects_are_refused_and_run_no_code(tmp_path, regis
 
 @pytest.mark.parametrize("content", ["truncated", "garbage"])
 def test_a_broken_checkpoint_is_named(tmp_path, registry, short_run, content):
+    """Both checkpoints of an unfinished run damaged: each is named, nothing trains."""
     config, run = copy_run(short_run, tmp_path, registry)
-    ckpt = run / "checkpoints" / "last.ckpt"
-    ckpt.write_bytes(ckpt.read_bytes()[:1000] if content == "truncated" else b"not a checkpoint at all")
-    with pytest.raises(CheckpointError, match=re.escape(f"cannot load {ckpt}: truncated or not a checkpoint")):
+    (run / "model.pt").unlink()  # training unfinished: the checkpoints are needed
+    for name in ("last.ckpt", "previous.ckpt"):
+        ckpt = run / "checkpoints" / name
+        ckpt.write_bytes(ckpt.read_bytes()[:1000] if content == "truncated" else b"not a checkpoint at all")
+    with pytest.raises(CheckpointError) as err:
         train(config, registry, resume=True)
+    for name in ("last.ckpt", "previous.ckpt"):
+        assert f"cannot load {run / 'checkpoints' / name}: truncated or not a checkpoint" in str(err.value)
 
 
 # -------------------------------------------------------------------------------------------------------- data

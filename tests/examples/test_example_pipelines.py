@@ -47,6 +47,8 @@ def _shrink(values: dict, data: Path, tmp_path: Path, cache: Path) -> list[str]:
         overrides.append("objective.negatives.source.params.size=32")
     if values["objective"]["negatives"]["select"]:
         overrides.append("objective.negatives.select.params.anneal_epochs=1")  # within the one epoch
+    if values["objective"]["name"] == "la":  # clusters that fit the 40 images, and the LA loss in the one step
+        overrides += ["objective.params.num_clusters=4", "objective.params.ir_warmup_epochs=0"]
     return overrides
 
 
@@ -98,7 +100,7 @@ def test_the_file_name_says_what_runs(path: Path):
 
 def test_every_method_has_paper_and_cpu_pipelines():
     names = {p.stem for p in PIPELINES}
-    for method in ("ir", "iring", "cmc", "cmcring", "moco", "mocoring", "simclr", "simclring"):
+    for method in ("ir", "iring", "cmc", "cmcring", "moco", "mocoring", "simclr", "simclring", "la"):
         assert any(n.startswith(f"{method}_resnet18_") and n.endswith("-200e_cifar10") for n in names), method
         assert f"{method}_resnet18-w0.25_1xb128-steplr-12e_cifar10jpg-300pc" in names
     for method in ("ir", "iring", "moco", "mocoring"):

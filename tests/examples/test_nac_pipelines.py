@@ -33,6 +33,7 @@ TINY = {
     "nac-p0.4_vgg16bn_1xb1000-coslr-1000e_cifar10-hashing": ("cifar10-jpg", SMALL),
     "nac_resnet18-w0.125_1xb128-coslr-15e_cifar10jpg-100pc": ("cifar10-jpg", SMALL),
     "nac-p0.4_vgg16bn-w0.25_1xb128-coslr-15e_cifar10jpg-600pc-hashing": ("cifar10-jpg", SMALL),
+    "nac-p0.4_resnet18-w0.25_1xb256-coslr-15e_cifar10jpg-hashing": ("cifar10-jpg", SMALL),
     "nac_resnet18_1xb128-coslr-200e_librispeech": ("librispeech-mini", SMALL),
     "nac_resnet18-w0.25_1xb32-coslr-8e_librispeech-mini": ("librispeech-mini", SMALL),
 }

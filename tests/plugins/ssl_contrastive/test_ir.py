@@ -18,10 +18,11 @@ from ssl_ring.ring_selector import RingSelector
 N, K, DIM, B = 16, 6, 4, 4
 
 
-def make_ir(selector=None, momentum=0.0, temperature=0.1):
+def make_ir(selector=None, momentum=0.0, temperature=0.1, **options):
     torch.manual_seed(0)
     bank = MemoryBank(k=K, momentum=momentum, dim=DIM, num_examples=N)
-    return IR(out_dim=DIM, temperature=temperature, encoder=SmallCNN(width=2), source=bank, selector=selector)
+    return IR(out_dim=DIM, temperature=temperature, encoder=SmallCNN(width=2), source=bank, selector=selector,
+              **options)
 
 
 def capture_draws(monkeypatch):
@@ -76,6 +77,22 @@ def test_loss_matches_loop_and_bank_is_updated(monkeypatch, path, ring):
     assert metrics["positive_similarity"] == pytest.approx(float((z * bank_before[index]).sum(1).mean()), rel=1e-5)
 
 
+@pytest.mark.parametrize("ring", [False, True])
+def test_float64_anchors_match_loop_loss(monkeypatch, path, ring):
+    """float64 anchors (a double-precision model) against a float32 bank: the loss is computed in float64."""
+    torch.manual_seed(0)
+    bank = MemoryBank(k=K, dim=DIM, num_examples=N)
+    index = torch.tensor([3, 0, 9, 15])
+    z = F.normalize(torch.randn(B, DIM, dtype=torch.float64), dim=1).requires_grad_()
+    drawn = capture_draws(monkeypatch)
+    selector = RingSelector(l=10, u=50, schedule="none") if ring else None
+    loss, _ = ir_module.memory_bank_nce(z, bank, index, 0.1, selector)
+    assert loss.dtype == torch.float64
+    assert loss.item() == pytest.approx(loop_loss(z.detach(), bank.bank.double(), index, drawn[0], 0.1), rel=1e-12)
+    loss.backward()
+    assert z.grad.dtype == torch.float64 and z.grad.abs().sum() > 0
+
+
 def test_plain_draws_never_pick_the_anchors_own_entry_and_cover_the_rest():
     torch.manual_seed(0)
     index = torch.tensor([0, 5, 9])
@@ -100,6 +117,38 @@ def test_ring_draws_come_only_from_the_ring():
         ring = set(ranked[1:8])  # n = 15: ranks [floor(1.5), ceil(7.5)) = [1, 8)
         assert set(torch.nonzero(keep[b]).flatten().tolist()) == ring
         assert set(neg_index[b].tolist()) == ring  # 500 draws hit each of the 7 entries
+
+
+def authors_iring_band(sim, lo_pct, hi_pct):
+    """The authors' IRing band: every bank entry, the anchor's own included, sorted; our cut rule on n = N."""
+    n = sim.shape[1]
+    lo, hi = math.floor(lo_pct * n / 100 + 1e-9), math.ceil(hi_pct * n / 100 - 1e-9)
+    return [set(torch.argsort(row, descending=True)[lo:hi].tolist()) for row in sim]
+
+
+@pytest.mark.parametrize("rank_own_entry", [False, True])
+def test_rank_own_entry_reproduces_the_authors_ranking(monkeypatch, path, rank_own_entry):
+    objective = make_ir(RingSelector(l=10, u=50, schedule="none"), rank_own_entry=rank_own_entry)
+    objective.source.k = 200
+    views, index = batch()
+    z = F.normalize(objective.embed(views[0]), dim=1).detach()
+    objective.source.bank[index] = z  # the own entry is the most similar: the authors' rank 0
+    bank_before = objective.source.bank.clone()
+    sim = z @ bank_before.T
+    theirs = authors_iring_band(sim, 10, 50)  # n = 16: ranks [1, 8)
+    keeps, drawn = [], capture_draws(monkeypatch)
+    real_select = objective.selector.select
+    monkeypatch.setattr(objective.selector, "select", lambda s, v: keeps.append(real_select(s, v)) or keeps[-1])
+    loss, _ = objective.step(views, index)
+    ours = [set(torch.nonzero(row).flatten().tolist()) for row in keeps[0]]
+    for b in range(B):
+        assert int(index[b]) not in theirs[b]  # rank 0, below the inner cut
+        assert set(drawn[0][b].tolist()) == ours[b]  # 200 draws cover the 7 (or 8) entries
+    if rank_own_entry:
+        assert ours == theirs
+    else:  # own entry left out first: n = 15, ranks [1, 8) of the others = the authors' ranks [2, 9)
+        assert all(len(o) == 7 and o != t and len(o & t) == 6 for o, t in zip(ours, theirs))
+    assert loss.item() == pytest.approx(loop_loss(z, bank_before, index, drawn[0], objective.temperature), rel=1e-5)
 
 
 def test_ring_with_whole_band_equals_plain_loss(monkeypatch, path):

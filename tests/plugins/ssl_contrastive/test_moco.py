@@ -158,10 +158,10 @@ from ssl_encoders.small_cnn import SmallCNN
 from ssl_ring.ring_selector import RingSelector
 rank, store, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 torch.set_num_threads(1)
-dist.init_process_group("gloo", init_method="file://" + store, rank=rank, world_size=2)
-torch.manual_seed(0)  # identical networks on both ranks
+torch.manual_seed(0)  # identical networks on both ranks, built before the process group as Lightning does
 moco = MoCo(out_dim=4, hidden_dim=8, encoder=SmallCNN(width=2), source=KeyQueue(size=16, dim=4),
             selector=RingSelector(l=0, u=50, schedule="none"))
+dist.init_process_group("gloo", init_method="file://" + store, rank=rank, world_size=2)
 gen = torch.Generator().manual_seed(10 + rank)
 views = [torch.randn(4, 3, 8, 8, generator=gen) for _ in range(2)]
 for step in range(2):

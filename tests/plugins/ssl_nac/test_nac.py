@@ -24,11 +24,11 @@ def flips_for(n, seed=2):
     return torch.where(torch.rand(n, D, generator=gen) < 0.25, -1.0, 1.0)
 
 
-def direct_loss(obj, views, flips, keep_fn=None):
-    """Eq. 19 with loops over anchors and keys, from the objective's own networks."""
+def direct_loss(obj, views, flips, keep_fn=None, per_view=False):
+    """Eq. 19 with loops over anchors and keys, from the objective's own networks (``per_view``: one call per view)."""
     x = torch.cat(views)
     with torch.no_grad():
-        h = obj.encoder(x)
+        h = torch.cat([obj.encoder(v) for v in views]) if per_view else obj.encoder(x)
         a = obj.head(h) / math.sqrt(D)
         r = obj.inference(h) / math.sqrt(D)
     z = torch.tanh(a).double()
@@ -99,6 +99,36 @@ def test_selector_restricts_negatives_ranked_by_flipped_code(tiny_encoder, two_v
     assert loss.item() == pytest.approx(direct_loss(obj, views, flips, ring), abs=1e-5)
 
 
+class BatchNormEncoder(torch.nn.Module):
+    feature_dim = 6
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.BatchNorm1d(6), torch.nn.ReLU())
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def test_forward_views_per_view_reproduces_the_authors_batch_statistics(two_views):
+    (x1, x2), index = two_views
+    views = [x1, 3 * x2 + 1]  # views with different statistics, as strong augmentations give
+    flips = flips_for(6)
+    losses = {}
+    for forward_views in ("joint", "per_view"):
+        obj = NAC(encoder=BatchNormEncoder(), source=InBatchNegatives(), out_dim=D, p=0.2, forward_views=forward_views)
+        fixed_flips(obj, flips)
+        losses[forward_views], _ = obj.step(views, index)
+        # the direct loop, with the authors' one call per view, and with ours
+        theirs, ours = direct_loss(obj, views, flips, per_view=True), direct_loss(obj, views, flips)
+    assert losses["per_view"].item() == pytest.approx(theirs, abs=1e-5)
+    assert losses["joint"].item() == pytest.approx(ours, abs=1e-5)
+    assert abs(ours - theirs) > 1e-3  # 100 times the tolerance above
+    with pytest.raises(ValueError, match="^forward_views must"):
+        NAC(encoder=BatchNormEncoder(), out_dim=D, forward_views="both")
+
+
 def test_embed_is_scaled_pre_activation_and_option_off(tiny_encoder):
     x = torch.randn(5, 4)
     on = NAC(encoder=tiny_encoder, out_dim=D)
@@ -125,7 +155,7 @@ def test_registered_with_sources_and_params(tiny_encoder):
     assert nac.factory.sources == ("in_batch",)
     assert registry.get("objective", "nac_mq").factory.sources == ("queue",)
     names = {p.name for p in nac.params()}
-    assert {"out_dim", "p", "hidden_dim", "scale_by_sqrt_dim", "mask_self_partner"} <= names
+    assert {"out_dim", "p", "hidden_dim", "scale_by_sqrt_dim", "mask_self_partner", "forward_views"} <= names
     assert not names & {"encoder", "source", "selector", "num_examples"}
     with pytest.raises(ParamError, match="p must lie"):
         registry.build("objective", "nac", {"p": 0.6}, encoder=tiny_encoder, source=None, selector=None, num_examples=3)

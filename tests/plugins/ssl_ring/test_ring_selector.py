@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+
+from ssl_core.errors import ConfigWarning
 import torch
 
 from ssl_core import make_registry
@@ -70,6 +72,39 @@ def test_inner_relative_to_outer_matches_reference_slicing():
     # absolute l = 50 > u = 40 is invalid
     with pytest.raises(ValueError, match="^l must be < u"):
         ring(50, 40)
+
+
+def authors_ring(row, l, u, relative):
+    """The authors' ring slice of one whole row: a full sort, ``int()`` (floor) cuts on fractions of the size."""
+    n = row.shape[0]
+    order = torch.argsort(row, descending=True).tolist()
+    outer = int(u / 100 * n)
+    inner = int(l / 100 * outer) if relative else int(l / 100 * n)
+    return set(order[inner:outer])
+
+
+@pytest.mark.parametrize(("n", "l", "u", "relative"),
+                         [(65536, 10, 10, True), (65536, 1, 10, False), (37, 10, 30, True), (37, 5, 50, False),
+                          (1003, 1, 10, False)])
+def test_upper_rounding_floor_reproduces_the_authors_slice(n, l, u, relative):
+    row = torch.randperm(n, generator=torch.Generator().manual_seed(n), dtype=torch.float64)[None, :]
+    theirs = authors_ring(row[0], l, u, relative)
+    floor = kept(ring(l, u, inner_relative_to_outer=relative, upper_rounding="floor").select(row))[0]
+    ceil = kept(ring(l, u, inner_relative_to_outer=relative).select(row))[0]
+    assert floor == theirs
+    # the default rounds the upper cut up: exactly one more negative, the next-ranked entry
+    assert len(ceil) == len(theirs) + 1 and theirs < ceil
+    if (n, l, u) == (65536, 10, 10):
+        assert (len(theirs), len(ceil)) == (5898, 5899)
+
+
+def test_upper_rounding_floor_on_hand_built_row_and_validation():
+    # ROW ranking 0, 6, 4, 8, 2, 7, 3, 5, 1, 9; u = 35: ceil(3.5) = 4, floor(3.5) = 3
+    assert kept(ring(10, 35, upper_rounding="floor").select(ROW)) == [{6, 4}]
+    assert kept(ring(10, 35).select(ROW)) == [{6, 4, 8}]
+    assert kept(ring(0, 5, upper_rounding="floor").select(ROW)) == [{0}]  # floor(0.5) = 0 widens to one entry
+    with pytest.raises(ValueError, match="^upper_rounding must be"):
+        ring(1, 10, upper_rounding="round")
 
 
 def brute_force(sim, valid, l, u):
@@ -182,5 +217,6 @@ def test_registered_as_ring_with_context():
 
 
 def test_warns_when_annealing_outlasts_training():
-    with pytest.warns(UserWarning, match="will not reach"):
+    with pytest.warns(ConfigWarning, match="will not anneal down to 10.0 before training ends; set it <= 10") as caught:
         RingSelector(anneal_epochs=100, max_epochs=10)
+    assert caught[0].message.key == "anneal_epochs"
