@@ -51,14 +51,14 @@ def main() -> None:
     env = os.environ | {"PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins"), str(ROOT / "modalities")]),
                         "OMP_NUM_THREADS": "1"}
     typo = Path(tempfile.mkdtemp()) / "typo.yaml"
-    text = (ROOT / "examples/pipelines/digits_nac.yaml").read_text()
+    text = (ROOT / "examples/pipelines/nac_smallcnn32_1xb128-coslr-12e_digits.yaml").read_text()
     assert "\n  epochs: " in text
     typo.write_text(text.replace("\n  epochs: ", "\n  epoch: ", 1))  # train.epochs misspelt
-    digits = str(ROOT / "examples/pipelines/digits_nac.yaml")
+    digits = str(ROOT / "examples/pipelines/nac_smallcnn32_1xb128-coslr-12e_digits.yaml")
     commands = {
         "config error (`run` with a typo)": (["run", str(typo)], 2),
         "`plugins`": (["plugins"], 0),
-        "`validate digits_nac.yaml` (new; builds data, views, encoder, objective)": (["validate", digits, f"output={tempfile.mkdtemp()}/v"], 0),
+        "`validate nac_smallcnn32_1xb128-coslr-12e_digits.yaml` (new; builds data, views, encoder, objective)": (["validate", digits, f"output={tempfile.mkdtemp()}/v"], 0),
         "`--version` (new: before is the eager imports alone)": (["--version"], 0),
     }
     rows = []

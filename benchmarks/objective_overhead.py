@@ -13,7 +13,7 @@ momentum updates, the backward pass down to the encoder outputs, and the SGD
 update of all parameters (the encoders' with zero gradients).
 
 Components are built through the registry from the same YAML blocks as the
-paper pipelines (``examples/pipelines/cifar10_*_resnet18_200e.yaml``):
+paper pipelines (``examples/pipelines/*_resnet18_*-200e_cifar10.yaml``):
 ResNet-18 with the CIFAR stem, 32x32 inputs, batch 128, banks of 50,000
 entries (CIFAR-10's training set), MoCo's queue 65,536, the ring at its
 annealed target (l = 1, u = 10, the largest selection cost). Configurations

@@ -6,9 +6,9 @@ row with the pipeline file alone. Suites:
 
 - ``ring`` (CNCE paper, Tables 1 and 2): IR vs IRing, MoCo vs MoCoRing, and
   IRing without annealing and with l = 0 (IBall), on the CIFAR-10 JPEGs
-  (``examples/pipelines/cifar10jpg_*_cpu.yaml``); linear probe and kNN top-1.
+  (``examples/pipelines/*_cifar10jpg-300pc.yaml``); linear probe and kNN top-1.
 - ``ring_digits``: the same six on scikit-learn's 8x8 digits with a small CNN
-  (``examples/pipelines/digits_*.yaml``), where every method learns within a
+  (``examples/pipelines/*_digits.yaml``), where every method learns within a
   minute of CPU, so that several seeds fit a CPU budget.
 - ``speech`` (CNCE paper, Table 6a): IR vs IRing pretrained on LibriSpeech-mini,
   transferred to FSDD digit / speaker and Speech Commands mini.
@@ -46,30 +46,30 @@ PIPELINES = ROOT / "examples" / "pipelines"
 
 SUITES = {
     "ring": {
-        "runs": [("IR", "cifar10jpg_ir_cpu.yaml"), ("IRing", "cifar10jpg_iring_cpu.yaml"),
-                 ("MoCo", "cifar10jpg_moco_cpu.yaml"), ("MoCoRing", "cifar10jpg_mocoring_cpu.yaml"),
-                 ("IRing, no annealing", "cifar10jpg_iring_noanneal_cpu.yaml"),
-                 ("IBall (IRing with l = 0)", "cifar10jpg_iball_cpu.yaml")],
+        "runs": [("IR", "ir_resnet18-w0.25_1xb128-steplr-12e_cifar10jpg-300pc.yaml"), ("IRing", "iring_resnet18-w0.25_1xb128-steplr-12e_cifar10jpg-300pc.yaml"),
+                 ("MoCo", "moco_resnet18-w0.25_1xb128-steplr-12e_cifar10jpg-300pc.yaml"), ("MoCoRing", "mocoring_resnet18-w0.25_1xb128-steplr-12e_cifar10jpg-300pc.yaml"),
+                 ("IRing, no annealing", "iring-noanneal_resnet18-w0.25_1xb128-steplr-12e_cifar10jpg-300pc.yaml"),
+                 ("IBall (IRing with l = 0)", "iball_resnet18-w0.25_1xb128-steplr-12e_cifar10jpg-300pc.yaml")],
         "metrics": ["linear_probe/top1", "knn/top1"],
         "title": "Ring at CPU scale: IR vs IRing, MoCo vs MoCoRing and the Table 2 ablations (CIFAR-10 JPEGs)",
     },
     "ring_digits": {
-        "runs": [("IR", "digits_ir.yaml"), ("IRing", "digits_iring.yaml"),
-                 ("MoCo", "digits_moco.yaml"), ("MoCoRing", "digits_mocoring.yaml"),
-                 ("IRing, no annealing", "digits_iring_noanneal.yaml"),
-                 ("IBall (IRing with l = 0)", "digits_iball.yaml")],
+        "runs": [("IR", "ir_smallcnn32_1xb128-coslr-20e_digits.yaml"), ("IRing", "iring_smallcnn32_1xb128-coslr-20e_digits.yaml"),
+                 ("MoCo", "moco_smallcnn32_1xb128-coslr-20e_digits.yaml"), ("MoCoRing", "mocoring_smallcnn32_1xb128-coslr-20e_digits.yaml"),
+                 ("IRing, no annealing", "iring-noanneal_smallcnn32_1xb128-coslr-20e_digits.yaml"),
+                 ("IBall (IRing with l = 0)", "iball_smallcnn32_1xb128-coslr-20e_digits.yaml")],
         "metrics": ["linear_probe/top1", "knn/top1"],
         "title": "Ring on 8x8 digits: IR vs IRing, MoCo vs MoCoRing and the Table 2 ablations, small CNN",
     },
     "speech": {
-        "runs": [("IR", "librispeech_mini_ir_cpu.yaml"), ("IRing", "librispeech_mini_iring_cpu.yaml")],
+        "runs": [("IR", "ir_resnet18-w0.25_1xb32-constlr-8e_librispeech-mini.yaml"), ("IRing", "iring_resnet18-w0.25_1xb32-constlr-8e_librispeech-mini.yaml")],
         "metrics": ["transfer/*top1"],
         "title": "Speech at CPU scale: IR vs IRing pretrained on LibriSpeech-mini, transfer top-1",
     },
     "hashing": {
-        "runs": [("NAC (p = 0.4)", "nac-p04_resnet18-w025_adam-b256-15e_cifar10-hash.yaml"),
-                 ("SimCLR", "simclr_resnet18-w025_adam-b256-15e_cifar10-hash.yaml"),
-                 ("MoCo", "moco_resnet18-w025_adam-b256-15e_cifar10-hash.yaml")],
+        "runs": [("NAC (p = 0.4)", "nac-p0.4_resnet18-w0.25_1xb256-coslr-15e_cifar10jpg-hashing.yaml"),
+                 ("SimCLR", "simclr_resnet18-w0.25_1xb256-coslr-15e_cifar10jpg-hashing.yaml"),
+                 ("MoCo", "moco_resnet18-w0.25_1xb256-coslr-15e_cifar10jpg-hashing.yaml")],
         "metrics": ["hash_retrieval/map_at_all", "code_statistics/distinct_codewords", "code_statistics/constant_bits"],
         "pairs": [("NAC (p = 0.4)", "SimCLR"), ("NAC (p = 0.4)", "MoCo")],
         "title": "Hashing at CPU scale: 128-bit codes, the full CIFAR-10 retrieval protocol (CIFAR-10 JPEGs)",

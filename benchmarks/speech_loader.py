@@ -3,7 +3,7 @@
 The goal (issue 5): the training DataLoader delivers items at least 2x as fast
 as a ResNet-18 training step consumes them. Both are measured side by side in
 one run, on the real pipeline's components (built through the registry from
-``examples/pipelines/librispeech_mini_ir_cpu.yaml``, its batch size and views):
+``examples/pipelines/ir_resnet18-w0.25_1xb32-constlr-8e_librispeech-mini.yaml``, its batch size and views):
 
 - **loader**: the trainer's own loader (``MultiViewDataset`` over the
   ``librispeech`` dataset, ``EpochSampler``, ``ResumableLoader``) with 2
@@ -59,7 +59,7 @@ from ssl_speech.masking import freq_mask, time_mask
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "librispeech-mini"
-DEFAULT_PIPELINE = ROOT / "examples" / "pipelines" / "librispeech_mini_ir_cpu.yaml"
+DEFAULT_PIPELINE = ROOT / "examples" / "pipelines" / "ir_resnet18-w0.25_1xb32-constlr-8e_librispeech-mini.yaml"
 GOAL = 2.0
 
 

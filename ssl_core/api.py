@@ -4,7 +4,7 @@
 
     import ssl_core
 
-    result = ssl_core.run("examples/pipelines/digits_nac.yaml", overrides={"train.epochs": 5})
+    result = ssl_core.run("examples/pipelines/nac_smallcnn32_1xb128-coslr-12e_digits.yaml", overrides={"train.epochs": 5})
     result.metrics["linear_probe"]["top1"]
     trained = ssl_core.load_run(result.run_dir)
     features = trained.embed(images)          # a batch of eval-view tensors -> pooled features

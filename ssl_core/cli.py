@@ -1,4 +1,4 @@
-"""The ``ssl-core`` command: run, eval, compare, export, codes, sweep, plugins."""
+"""The ``ssl-core`` command: run, eval, compare, export, sweep, plugins, and the commands plugins add."""
 
 from __future__ import annotations
 
@@ -97,20 +97,8 @@ def _cmd_compare(args) -> int:
 def _cmd_export(args) -> int:
     from ssl_core.export import export
 
-    path = export(args.run_dir, args.format, args.out)
-    print(f"[ssl-core] wrote the {args.format} backbone to {path}")
-    return 0
-
-
-def _cmd_codes(args) -> int:
-    import numpy as np
-
-    from ssl_nac.activation_codes import run_codes
-
-    codes, path = run_codes(args.run_dir, args.split, args.out)
-    distinct = len(np.unique(codes.packed, axis=0))
-    print(f"[ssl-core] wrote the {codes.num_bits}-bit codes sign(embed(x)) of {len(codes.indices)} items "
-          f"({args.split} split, {distinct} distinct) to {path}")
+    path, note = export(args.run_dir, args.format, args.out, args.options)
+    print(f"[ssl-core] wrote the {args.format} backbone to {path}: {note}")
     return 0
 
 
@@ -153,7 +141,7 @@ def _json_value(value):
 
 def pipeline_settings() -> list[dict]:
     """Every leaf key of the pipeline schema that is not a component (``train.*``, its optimizer and schedule, ...)."""
-    from ssl_core.config import SCHEMA, Field
+    from ssl_core.schema import SCHEMA, Field
     from ssl_core.params import describe_type
 
     rows = []
@@ -246,20 +234,14 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--out", default=None, help="folder for comparison.md / .csv / .png (default: comparison/ "
                                                  "beside the runs, in the folder holding them)")
     cmp.set_defaults(func=_cmd_compare)
-    exp = sub.add_parser("export", help="write the pretrained backbone for torchvision or Detectron2")
+    exp = sub.add_parser("export", help="write the pretrained backbone for another tool (torchvision, Detectron2 ...)",
+                         description="Write a trained run's backbone in an export format that a plugin provides "
+                                     "(ssl-core plugins lists them under export_formats, with their options).")
     exp.add_argument("run_dir")
-    exp.add_argument("--format", choices=["torchvision", "detectron2"], default="torchvision")
+    exp.add_argument("options", nargs="*", help="the format's options as key=value, e.g. num_classes=10")
+    exp.add_argument("--format", default="torchvision", help="the export format (default: torchvision)")
     exp.add_argument("--out", default=None, help="output file (default: in the run folder)")
     exp.set_defaults(func=_cmd_export)
-    codes = sub.add_parser("codes", help="write the activation codes sign(embed(x)) of a trained run's data (.npz)",
-                           description="Encode one split of a trained run's dataset (eval transform, dataset order) "
-                                       "and write its binary codes sign(embed(x)) -- NAC's hash codes -- packed with "
-                                       "numpy.packbits (big bit order), with the items' indices and labels; read them "
-                                       "with ssl_nac.activation_codes.load_codes.")
-    codes.add_argument("run_dir")
-    codes.add_argument("--split", default="test", help="the dataset split encoded (default: test)")
-    codes.add_argument("--out", default=None, help="output .npz (default: RUN_DIR/codes_<split>.npz)")
-    codes.set_defaults(func=_cmd_codes)
     sw = sub.add_parser("sweep", help="train and evaluate a pipeline once per value of one key; table and plot",
                         description="Train and evaluate PIPELINE.yaml once per value of --param, each in its own run "
                                     "folder <out>/<key>=<value>; values already finished are not trained again. "
@@ -274,7 +256,25 @@ def build_parser() -> argparse.ArgumentParser:
     plugins = sub.add_parser("plugins", help="list every component by kind, with its plugin and params")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
     plugins.set_defaults(func=_cmd_plugins)
+    add_plugin_commands(sub)
     return parser
+
+
+def add_plugin_commands(subparsers, registry=None) -> None:
+    """Let every plugin add its subcommands (hook ``ssl_core_add_commands``); a faulty one is reported and skipped."""
+    import ssl_core
+
+    registry = registry or ssl_core.registry()
+    for impl in registry.plugin_manager.hook.ssl_core_add_commands.get_hookimpls():
+        names, helps = set(subparsers.choices), len(subparsers._choices_actions)
+        try:
+            impl.function(subparsers)
+        except Exception as exc:  # argparse refuses a name already taken; a broken hook must not break the CLI
+            for name in set(subparsers.choices) - names:  # drop what the failed hook half-added
+                del subparsers.choices[name]
+            del subparsers._choices_actions[helps:]
+            warnings.warn(f"ssl-core plugin '{impl.plugin_name}': its commands were not added: "
+                          f"{type(exc).__name__}: {exc}", stacklevel=2)
 
 
 def main(argv: list[str] | None = None) -> int:

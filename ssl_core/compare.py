@@ -15,9 +15,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ssl_core.atomic_write import atomic_savefig, atomic_write_text  # noqa: E402
 
-OUTCOME_KEYS = {"chosen_lr", "val_top1_by_lr", "per_task", "feature_dim", "skipped", "pr_curve_json", "pr_curve_png"}
-"""Protocol entries that are outcomes of a run (or depend on its encoder, or are its own files), not part of the protocol."""
-
 
 def load_results(run_dir: Path) -> dict:
     path = Path(run_dir) / "results.json"
@@ -40,8 +37,14 @@ def describe_run(results: dict) -> dict:
 
 
 def protocol_of(results: dict, record: dict) -> dict:
-    """What defines how a number was obtained: the evaluator's protocol and the evaluation data."""
-    protocol = {k: v for k, v in record["protocol"].items() if k not in OUTCOME_KEYS}
+    """What defines how a number was obtained: the evaluator's protocol and the evaluation data.
+
+    The protocol entries the evaluator's result names in ``outcomes`` (a chosen
+    learning rate, the feature size of the encoder, the run's own files ...)
+    are results of the run, not part of how it was evaluated, and are left out.
+    """
+    outcomes = set(record.get("outcomes", ()))
+    protocol = {k: v for k, v in record["protocol"].items() if k not in outcomes}
     data = record.get("data") or results["pipeline"]["data"]  # the evaluator's own data, if it had some
     return protocol | {"eval_data": f"{data['dataset']} {json.dumps(data['params'], sort_keys=True)}"}
 

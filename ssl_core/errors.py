@@ -37,6 +37,10 @@ class ParamError(SslCoreError, ValueError):
         self.choices = choices or []
 
 
+class ExportError(SslCoreError):
+    """A trained backbone cannot be written in the format asked for; the message names the supported ones."""
+
+
 class DeviceError(SslCoreError):
     """A device was asked for that this machine does not have."""
 

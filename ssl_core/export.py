@@ -1,55 +1,56 @@
-"""``ssl-core export``: the pretrained backbone for downstream tools (torchvision, Detectron2)."""
+"""``ssl-core export``: the pretrained backbone for downstream tools, in a format a plugin provides.
+
+The core knows no format: each is a component of the kind ``export_format``
+(hook ``ssl_core_export_formats``), provided by the plugin that knows its
+encoders' module names (``ssl_encoders``: ``torchvision``, ``detectron2``).
+"""
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
-from typing import Literal
 
 import torch
 
+import ssl_core
 from ssl_core.api import load_run
-from ssl_core.atomic_write import atomic_torch_save, atomic_write, tensor_bytes
-from ssl_core.checkpoint_io import safe_torch_load
+from ssl_core.config import parse_override
+from ssl_core.errors import ParamError
+
+
+def trained_encoder(run_dir: Path, registry=None) -> torch.nn.Module:
+    """The trained backbone of a run folder (the objective's ``encoder``), on the CPU, in eval mode.
+
+    Rebuilt by :func:`ssl_core.load_run`, the one way a trained run is rebuilt.
+    """
+    return load_run(run_dir, registry, device="cpu").encoder.cpu().eval()
 
 
 def trained_encoder_state(run_dir: Path, registry=None) -> dict[str, torch.Tensor]:
-    """The trained encoder's state dict (torchvision names for the ResNet encoders, no ``fc``), on the CPU."""
-    trained = load_run(run_dir, registry, device="cpu")
-    return {k: v.detach().cpu() for k, v in trained.encoder.state_dict().items()}
+    """The trained encoder's state dict (the encoder's own names)."""
+    return {k: v.detach().cpu() for k, v in trained_encoder(run_dir, registry).state_dict().items()}
 
 
-def to_detectron2(state: dict[str, torch.Tensor]) -> dict:
-    """Rename torchvision ResNet keys to Detectron2's, as MoCo's ``convert-pretrain-to-detectron2.py`` does.
+def export(run_dir: Path, fmt: str, out: Path | None = None, options: list[str] | dict | None = (),
+           registry=None) -> tuple[Path, str]:
+    """Write a run's backbone in the format ``fmt`` with its ``options`` (``key=value`` texts or a dict).
 
-    ``conv1/bn1`` -> ``stem.conv1`` / ``stem.conv1.norm``; ``layerN`` -> ``res{N+1}``;
-    ``bnK`` -> ``convK.norm``; ``downsample.0/1`` -> ``shortcut`` / ``shortcut.norm``.
+    Returns the file written and the format's note (what to load it into).
+
+    Raises:
+        UnknownComponentError: no plugin provides ``fmt`` (the message lists those that do).
+        ParamError: an option the format does not take, or a bad value.
+        ExportError: the format cannot hold this run's encoder.
     """
-    converted = {}
-    for key, value in state.items():
-        if key.endswith("num_batches_tracked"):
-            continue
-        new = key if "layer" in key else "stem." + key
-        for t in (1, 2, 3, 4):
-            new = new.replace(f"layer{t}", f"res{t + 1}")
-        for t in (1, 2, 3):
-            new = new.replace(f"bn{t}", f"conv{t}.norm")
-        new = new.replace("downsample.0", "shortcut").replace("downsample.1", "shortcut.norm")
-        converted[new] = value.numpy()
-    return {"model": converted, "__author__": "ssl-core", "matching_heuristics": True}
-
-
-def export(run_dir: Path, fmt: Literal["torchvision", "detectron2"], out: Path | None = None) -> Path:
-    """Write the backbone as a torchvision state dict (``.pth``) or a Detectron2 checkpoint (``.pkl``)."""
-    state = trained_encoder_state(run_dir)
-    if fmt == "torchvision":
-        out = Path(out or Path(run_dir) / "backbone_torchvision.pth")
-        atomic_torch_save(state, out)
-    elif fmt == "detectron2":
-        if not any(k.startswith("layer1.") for k in state):
-            raise ValueError("the Detectron2 format needs a ResNet encoder (resnet18 / resnet50)")
-        out = Path(out or Path(run_dir) / "backbone_detectron2.pkl")
-        atomic_write(out, lambda f: pickle.dump(to_detectron2(state), f), needed=tensor_bytes(state))
-    else:
-        raise ValueError(f"unknown format '{fmt}'; valid choices: torchvision, detectron2")
-    return out
+    registry = registry or ssl_core.registry()
+    registry.get("export_format", fmt)  # an unknown format is named before the run is loaded
+    if not isinstance(options, dict):
+        options = dict((".".join(map(str, path)), value) for path, value in map(parse_override, options or ()))
+    try:
+        exporter = registry.build("export_format", fmt, options)
+    except ParamError as exc:
+        raise ParamError(exc.key, f"export format '{fmt}': {exc.message}"
+                         + (f"; valid choices: {', '.join(exc.choices)}" if exc.choices else ""), exc.choices) from None
+    encoder = trained_encoder(run_dir, registry)
+    out = Path(out or Path(run_dir) / exporter.file_name)
+    note = exporter.write(encoder, out)
+    return out, note

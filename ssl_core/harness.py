@@ -99,6 +99,7 @@ def run_evaluators(pipeline: Pipeline, label: str, progress=print, device=None, 
             raise
         records.append({"evaluator": spec["name"], "params": spec["params"], "data": data, "encoder": label,
                         "metrics": outcome.get("metrics", {}), "protocol": outcome.get("protocol", {}),
+                        "outcomes": list(outcome.get("outcomes", [])),
                         "tables": outcome.get("tables", {}), "seconds": round(time.time() - started, 2)})
     return records
 

@@ -12,6 +12,25 @@ docstring of each hook lists them.
 
 Built-in plugins are plain modules registered by the same plugin manager as
 third-party ones, which are found through the ``ssl_core`` entry-point group.
+
+Factory attributes the core reads (every other rule of an extension is in
+the docstring of its hook below):
+
+- ``sources`` (objectives): tuple of sampler names, the first the default;
+  an empty tuple means the objective takes no negatives.
+- ``source_requires`` (objectives): optional members of
+  :class:`ssl_core.negatives.NegativeSource` the objective needs of its
+  source (IR and CMC: ``("positives",)``); any registered sampler that has
+  them, and ``pool`` / ``update``, is accepted, listed in ``sources`` or not.
+- ``component_params`` (any kind): ``{param: kind}`` for parameters whose
+  value is itself a component reference (``name`` or ``{name, params}``),
+  validated as one (linear_probe's ``augment_views: views``).
+- ``wraps_dataset`` (datasets): ``{"name": param, "params": param,
+  "splits": param}`` naming the parameters that hold a wrapped dataset's
+  name, params and splits (``retrieval_subset``), checked before building.
+- ``out_dim`` (objective parameter): the key size of the negative source
+  (its context parameter ``dim``): the value in the pipeline file, else the
+  factory's default, else 128.
 """
 
 from __future__ import annotations
@@ -39,12 +58,28 @@ def ssl_core_objectives() -> dict[str, Callable]:
       never run outside training.
     - ``embed(x) -> Tensor``: the output space the objective trains (the
       projection head's pre-activation); hash codes are its sign.
+    - optional ``on_step(global_step: int, epoch: int) -> None``: called by
+      the trainer before every ``step`` (after a resume with the restored
+      step and epoch), to drive schedules (the objective passes it on to its
+      source and selector: :class:`ssl_core.negatives.NegativesHooks`).
+    - optional ``on_epoch(epoch: int) -> None``: called once per epoch and
+      session, just before the epoch's first ``on_step`` (so also for an
+      epoch resumed mid-way).
+    - optional ``encoder`` attribute: the trained backbone that evaluators and
+      exports use, when it is not the encoder given (CMC's two channel-split
+      copies); without it, the given encoder.
+
+    Metrics: every entry of ``step``'s dict is logged under its name; names
+    ``group/name`` (``ring/lower``, ``ring/upper``) share one panel of the
+    training curves. Selectors and sources report through the objective
+    (``NegativesHooks.negatives_metrics``).
 
     Context parameters: ``encoder`` (the built encoder), ``source`` (the
     negative source or ``None``), ``selector`` (the negative selector or
-    ``None``), ``num_examples`` (training-set size). The class attribute
-    ``sources`` (tuple of sampler names, first is the default) says which
-    negative sources it accepts; an empty tuple means it takes none.
+    ``None``), ``num_examples`` (training-set size). The class attributes
+    ``sources`` and ``source_requires`` (above) say which negative sources
+    it takes. The objective uses its source and selector only through
+    :class:`ssl_core.negatives.NegativeSource` / ``NegativeSelector``.
     """
 
 
@@ -52,7 +87,11 @@ def ssl_core_objectives() -> dict[str, Callable]:
 def ssl_core_samplers() -> dict[str, Callable]:
     """Negative sources (in-batch, memory bank, queue), by name.
 
-    A factory returns an ``nn.Module`` whose state (bank, queue, pointer) is
+    A factory returns an ``nn.Module`` following
+    :class:`ssl_core.negatives.NegativeSource`: ``pool(keys, index) ->
+    (pool, valid)`` and ``update(keys, index)``, optionally ``positives(index)``,
+    ``num_negatives`` and ``dim``, and optionally ``on_step(global_step,
+    epoch)`` / ``metrics()`` as selectors. Its state (bank, queue, pointer) is
     held in persistent buffers so that it is saved in every checkpoint.
     Context parameters: ``dim`` (vector size, the objective's ``out_dim``) and
     ``num_examples`` (training-set size).
@@ -63,12 +102,16 @@ def ssl_core_samplers() -> dict[str, Callable]:
 def ssl_core_selectors() -> dict[str, Callable]:
     """Negative selectors (e.g. the CNCE ring), by name.
 
-    A factory returns an ``nn.Module`` with ``select(sim, valid) -> keep``:
-    given anchor-to-pool similarities ``sim`` ``[B, P]`` and a boolean mask
-    ``valid`` ``[B, P]`` of the entries allowed as negatives, it returns the
-    boolean mask of the negatives kept per anchor. ``set_step(global_step)``
-    drives any schedule; the step is kept in a buffer so resume lands on the
-    same band. Context parameters: ``steps_per_epoch``, ``max_epochs``.
+    A factory returns an ``nn.Module`` following
+    :class:`ssl_core.negatives.NegativeSelector`: ``select(sim, valid) ->
+    keep``: given anchor-to-pool similarities ``sim`` ``[B, P]`` and a
+    boolean mask ``valid`` ``[B, P]`` of the entries allowed as negatives
+    (``None``: all), it returns the boolean mask of the negatives kept per
+    anchor. Optional ``on_step(global_step, epoch)`` drives any schedule (the
+    step kept in a buffer so resume lands on the same band) and optional
+    ``metrics() -> {name: float}`` reports its state into the objective's
+    metrics. Context parameters: ``steps_per_epoch`` (of the global batch,
+    all processes together) and ``max_epochs``.
     """
 
 
@@ -112,7 +155,11 @@ def ssl_core_evaluators() -> dict[str, Callable]:
 
     A factory returns an object with ``evaluate(ctx) -> dict`` where ``ctx``
     is an :class:`ssl_core.harness.EvalContext`; the evaluator never trains
-    the encoder. It returns ``{"metrics": {name: float}, "protocol": {...}}``.
+    the encoder. It returns ``{"metrics": {name: float}, "protocol": {...}}``
+    and optionally ``"outcomes"``, the names of the protocol entries that are
+    results of the run rather than part of the protocol (a chosen learning
+    rate, the encoder's feature size, the run's own files), which
+    ``ssl-core compare`` does not compare, and ``"tables"`` ``{title: markdown}``.
     """
 
 
@@ -125,6 +172,21 @@ def ssl_core_suites() -> dict[str, Callable]:
     """
 
 
+@hookspec
+def ssl_core_export_formats() -> dict[str, Callable]:
+    """Export formats of a trained backbone for other tools (``ssl-core export RUN --format NAME``), by name.
+
+    A factory takes the format's options (``ssl-core export RUN --format
+    NAME key=value ...``) and returns an object with ``file_name`` (the
+    default output file, written in the run folder) and ``write(encoder,
+    out) -> str``: convert the trained encoder (the ``nn.Module`` itself)
+    and write it to ``out`` atomically, returning a one-line note for the
+    user (what to load it into, what is not in it). An encoder it cannot
+    convert raises :class:`ssl_core.errors.ExportError` saying what it
+    supports. The encoder plugin that knows its modules' names provides them.
+    """
+
+
 KINDS: dict[str, str] = {
     "objective": "ssl_core_objectives",
     "sampler": "ssl_core_samplers",
@@ -134,5 +196,19 @@ KINDS: dict[str, str] = {
     "views": "ssl_core_views",
     "evaluator": "ssl_core_evaluators",
     "suite": "ssl_core_suites",
+    "export_format": "ssl_core_export_formats",
 }
 """Component kind -> the hook that declares it."""
+
+
+@hookspec
+def ssl_core_add_commands(subparsers) -> None:
+    """Add ``ssl-core`` subcommands, as pytest's ``pytest_addoption`` adds options.
+
+    ``subparsers`` is the ``argparse`` sub-parsers action of the ``ssl-core``
+    parser: call ``subparsers.add_parser(name, help=...)``, add its arguments
+    and ``set_defaults(func=command)`` where ``command(args) -> int`` is the
+    exit status. An :class:`ssl_core.errors.SslCoreError` it raises is printed
+    as one line (exit 2). A name already taken (by the core or another
+    plugin) is refused and reported; the other commands still load.
+    """

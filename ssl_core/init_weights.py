@@ -1,6 +1,6 @@
 """``encoder.init_from``: start an encoder from a trained run, a saved state dict, or torchvision's ImageNet weights.
 
-Continued pretraining or fine-tuning from a run (``init_from: runs/digits_nac``),
+Continued pretraining or fine-tuning from a run (``init_from: runs/nac_smallcnn32_1xb128-coslr-12e_digits``),
 from an encoder state dict such as ``ssl-core export``'s
 ``backbone_torchvision.pth`` (``init_from: path/to/weights.pt``), or from
 torchvision's ImageNet weights for the encoders that have them

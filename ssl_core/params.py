@@ -129,3 +129,15 @@ def validate_params(factory: Callable, params: dict, context: typing.Iterable[st
         if p.required and p.name not in params:
             raise ParamError(p.name, f"missing required parameter '{p.name}' ({describe_type(p.annotation)})")
     return params
+
+
+def literal_choices(factory: Any, name: str) -> tuple | None:
+    """The values the parameter ``name`` of ``factory`` accepts when it is annotated ``Literal[...]``, else ``None``."""
+    import typing
+
+    try:
+        hints = typing.get_type_hints(factory.__init__ if isinstance(factory, type) else factory)
+    except Exception:  # unresolved forward references
+        return None
+    hint = hints.get(name)
+    return tuple(typing.get_args(hint)) if typing.get_origin(hint) is Literal else None

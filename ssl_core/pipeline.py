@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 
 from ssl_core.config import Config
 from ssl_core.errors import ConfigWarning, ParamError
+from ssl_core.negatives import missing_members
 from ssl_core.registry import Registry
 from ssl_core.seeded_rng import seed_everything
 
@@ -89,13 +90,21 @@ def build_pipeline(config: Config, registry: Registry, world_size: int = 1, init
     objective_cfg = values["objective"]
     objective = build(config, registry, "objective", objective_cfg["name"], objective_cfg["params"], ("objective", "params"),
                       encoder=encoder, source=source, selector=selector, num_examples=len(train_data))
-    # The trained backbone is the objective's: CMC, for one, trains two channel-split copies of the one given.
+    # The trained backbone is ``objective.encoder`` when the objective has one (hookspecs): CMC, for one,
+    # trains two channel-split copies of the one given.
     encoder = getattr(objective, "encoder", None) or encoder
     return Pipeline(config, registry, train_data, views, encoder, objective, in_channels, steps_per_epoch)
 
 
 def build_negatives(config: Config, registry: Registry, num_examples: int, steps_per_epoch: int) -> tuple[Any, Any]:
-    """The negative source (default: the objective's first accepted one) and the optional selector."""
+    """The negative source and the optional selector, by the rules of :mod:`ssl_core.hookspecs`.
+
+    The source defaults to the first name of the objective's ``sources``;
+    any other sampler is taken when it has the members of
+    :class:`ssl_core.negatives.NegativeSource` and those the objective's
+    ``source_requires`` names. Its ``dim`` is the objective's ``out_dim``
+    (the value given, else the factory's default, else 128).
+    """
     objective_cfg = config.values["objective"]
     factory = registry.get("objective", objective_cfg["name"]).factory
     accepted = tuple(getattr(factory, "sources", ()))
@@ -107,12 +116,14 @@ def build_negatives(config: Config, registry: Registry, num_examples: int, steps
             raise config.error(path, f"objective '{objective_cfg['name']}' takes no negatives; remove objective.negatives")
         return None, None
     source_cfg = source_cfg or {"name": accepted[0], "params": {}}
-    if source_cfg["name"] not in accepted:
-        raise config.error(path + ("source",), f"objective '{objective_cfg['name']}' cannot take negatives from "
-                           f"'{source_cfg['name']}'", list(accepted))
     dim = objective_cfg["params"].get("out_dim", _default(factory, "out_dim", 128))
     source = build(config, registry, "sampler", source_cfg["name"], source_cfg["params"], path + ("source", "params"),
                    dim=dim, num_examples=num_examples)
+    missing = missing_members(source, tuple(getattr(factory, "source_requires", ())))
+    if missing:
+        raise config.error(path + ("source",), f"objective '{objective_cfg['name']}' cannot take negatives from "
+                           f"'{source_cfg['name']}': the sampler lacks {', '.join(missing)} (see "
+                           f"ssl_core.negatives.NegativeSource)", list(accepted))
     selector = None
     if select_cfg:
         selector = build(config, registry, "selector", select_cfg["name"], select_cfg["params"], path + ("select", "params"),

@@ -32,6 +32,17 @@ def read_metrics(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     return {k: sorted(v.items()) for k, v in series.items()}
 
 
+def panels_of(keys) -> dict[str, list[str]]:
+    """Metrics grouped into panels: ``group/name`` keys share the panel ``group``; any other key has its own.
+
+    ``loss`` comes first, then the panels in name order, each panel's keys sorted.
+    """
+    panels: dict[str, list[str]] = {}
+    for key in sorted(keys):
+        panels.setdefault(key.split("/", 1)[0] if "/" in key else key, []).append(key)
+    return dict(sorted(panels.items(), key=lambda item: (item[0] != "loss", item[0])))
+
+
 def epoch_starts(run_dir: Path) -> list[tuple[int, int]]:
     """``[(epoch, first step logged in it), ...]`` from the CSV logs' ``epoch`` column."""
     first: dict[int, int] = {}
@@ -50,13 +61,13 @@ def _varies(points: list[tuple[int, float]]) -> bool:
 
 
 def plot_training_curves(run_dir: Path, out: Path, title: str | None = None) -> Path | None:
-    """One panel per logged metric that varies, against the step, epochs marked; the PNG path (None without a log).
+    """One panel per logged metric or metric group (:func:`panels_of`) that varies, against the step, epochs marked.
 
-    Each panel's y axis is labelled with its metric; a metric constant over
-    the run (a constant learning rate, say) is left out and named in the
-    figure's caption; the title is the run's name (``title``, else its
-    ``pipeline.yaml`` name, else the folder's). The ring band, when logged,
-    has its own panel.
+    Returns the PNG path (None without a log). Each panel's y axis is labelled
+    with its metric (or group, whose members share it with a legend); a metric
+    outside a group that is constant over the run (a constant learning rate,
+    say) is left out and named in the figure's caption; the title is the run's
+    name (``title``, else its ``pipeline.yaml`` name, else the folder's).
     """
     series = read_metrics(run_dir)
     if not series:
@@ -68,11 +79,9 @@ def plot_training_curves(run_dir: Path, out: Path, title: str | None = None) -> 
         saved = run_dir / "pipeline.yaml"
         title = (yaml.safe_load(saved.read_text()) or {}).get("name") if saved.exists() else None
         title = title or run_dir.name
-    constant = sorted(k for k, v in series.items() if not _varies(v) and not k.startswith("ring_"))
-    keys = ["loss"] + sorted(k for k in series if k != "loss" and not k.startswith("ring_"))
-    keys = [k for k in keys if k in series and k not in constant]
-    band = [k for k in ("ring_upper", "ring_lower") if k in series]
-    panels = max(1, len(keys) + (1 if band else 0))
+    constant = sorted(k for k, v in series.items() if "/" not in k and not _varies(v))
+    groups = panels_of(k for k in series if k not in constant)
+    panels = max(1, len(groups))
     cols = min(3, panels)
     rows = (panels + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.2 * rows + 0.7), squeeze=False)
@@ -87,20 +96,15 @@ def plot_training_curves(run_dir: Path, out: Path, title: str | None = None) -> 
         ax.set_xlabel("step" + (f" (dotted: start of every {'' if every == 1 else f'{every}th '}epoch)"
                                 if marks else ""), fontsize=8)
 
-    for ax, key in zip(flat, keys):
-        steps, values = zip(*series[key])
-        ax.plot(steps, values, lw=1)
-        ax.set_ylabel(key)
-        mark_epochs(ax)
-    if band:
-        ax = flat[len(keys)]
-        for key in band:
+    for ax, (group, keys) in zip(flat, groups.items()):
+        for key in keys:
             steps, values = zip(*series[key])
-            ax.plot(steps, values, label=key.replace("ring_", ""))
-        ax.set_ylabel("ring band (percentile)")
+            ax.plot(steps, values, lw=1, label=key.split("/", 1)[1] if "/" in key else None)
+        ax.set_ylabel(group)
         mark_epochs(ax)
-        ax.legend(fontsize=8)
-    for ax in flat[len(keys) + (1 if band else 0):]:
+        if any("/" in key for key in keys):
+            ax.legend(fontsize=8)
+    for ax in flat[len(groups):]:
         ax.axis("off")
     epochs = f", {starts[-1][0] + 1} epochs" if starts else ""
     fig.suptitle(f"{title}: training{epochs}", fontsize=11)

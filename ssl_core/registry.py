@@ -48,6 +48,7 @@ CONTEXT_PARAMS: dict[str, tuple[str, ...]] = {
     "views": (),
     "evaluator": (),
     "suite": (),
+    "export_format": (),
 }
 """Per kind, the parameters the pipeline fills (never the pipeline file)."""
 

@@ -14,7 +14,7 @@ from ssl_core.atomic_write import DiskFullError, free_bytes, is_disk_full, remov
 from ssl_core.checkpoint_io import (LAST_CHECKPOINT, CheckpointError, atomic_torch_save, atomic_write_text,
                                     checkpoint_files, resume_checkpoint, safe_torch_load)
 from ssl_core.config import Config
-from ssl_core.epoch_sampler import EpochSampler, ResumableLoader
+from ssl_core.epoch_sampler import EpochSampler, ResumableLoader, TrainedBatches
 from ssl_core.errors import ConfigError
 from ssl_core.fast_path import apply_fast_path, should_compile
 from ssl_core.multi_view_dataset import MultiViewDataset
@@ -95,17 +95,20 @@ def _train(config: Config, registry: Registry, resume: bool, callbacks: list | N
         if passed_over:
             print(f"[ssl-core] {passed_over}; resuming from the older {checkpoint} (step {step})")
 
-    pipeline = build_pipeline(config, registry)
     train_cfg = config.values["train"]
-    sampler = EpochSampler(len(pipeline.train_data), train_cfg["batch_size"], config.values["seed"])
+    trainer = make_trainer(train_cfg, run_dir, callbacks, config.values["name"], data_callbacks=[TrainedBatches()])
+    # Under DDP each process reads its own slice of every global batch: the steps per epoch (the selectors'
+    # schedules, the learning rate) are those of the global batch, known once the trainer is.
+    pipeline = build_pipeline(config, registry, world_size=trainer.world_size)
+    sampler = EpochSampler(len(pipeline.train_data), train_cfg["batch_size"], config.values["seed"],
+                           world_size=trainer.world_size)
     loader = ResumableLoader(MultiViewDataset(pipeline.train_data, pipeline.views, config.values["seed"]), sampler,
                              num_workers=config.values["data"]["num_workers"])
     planned = train_cfg["max_steps"] if train_cfg["max_steps"] > 0 else sampler.batches_per_epoch * train_cfg["epochs"]
     apply_fast_path(pipeline.objective, pipeline.encoder, train_cfg["channels_last"],
                     should_compile(train_cfg["compile"], planned))
-    module = SSLModule(pipeline.objective, train_cfg, sampler, run_dir / "checkpoints")
+    module = SSLModule(pipeline.objective, train_cfg, run_dir / "checkpoints")
     module.good_checkpoint = checkpoint  # what a failure before the next checkpoint names as intact
-    trainer = make_trainer(train_cfg, run_dir, callbacks, config.values["name"])
     started = time.time()
     try:
         trainer.fit(module, loader, ckpt_path=str(checkpoint) if checkpoint else None)

@@ -12,7 +12,6 @@ from pytorch_lightning.callbacks import Callback, TQDMProgressBar
 from ssl_core import seeded_rng
 from ssl_core.atomic_write import DiskFullError
 from ssl_core.checkpoint_io import LAST_CHECKPOINT, AtomicCheckpointIO
-from ssl_core.epoch_sampler import EpochSampler
 from ssl_core.errors import SslCoreError
 from ssl_core.fast_path import to_channels_last
 from ssl_core.loggers import build_loggers
@@ -36,18 +35,22 @@ class SSLModule(pl.LightningModule):
     """Trains an objective: ``objective.step(views, index) -> (loss, metrics)`` per batch.
 
     The learning rate is set each step from :func:`lr_factor` (a pure function
-    of the global step), the selector's schedule is driven by the global step,
-    and the global RNG states are saved in every checkpoint and restored just
-    before the first step after a resume.
+    of the global step and the steps per epoch, ``len`` of the training
+    loader); the objective's optional hooks ``on_epoch(epoch)`` (before the
+    first step of every epoch, a resumed one included) and ``on_step(global_step, epoch)``
+    (before every step, with the restored step after a resume) drive any
+    schedule it has; every metric ``step`` returns is logged under its own
+    name. The global RNG states are saved in every checkpoint and restored
+    just before the first step after a resume.
     """
 
-    def __init__(self, objective: torch.nn.Module, train_cfg: dict, sampler: EpochSampler, checkpoint_dir: Path | None = None):
+    def __init__(self, objective: torch.nn.Module, train_cfg: dict, checkpoint_dir: Path | None = None):
         super().__init__()
         self.objective = objective
         self.train_cfg = train_cfg
-        self.sampler = sampler
         self.checkpoint_dir = checkpoint_dir
         self._pending_rng: dict | None = None
+        self._epoch_started: int | None = None  # the epoch whose on_epoch hook ran in this session
         self.checkpoint_step: int | None = None  # global step of the last checkpoint written or loaded
         self.good_checkpoint: Path | None = None  # that checkpoint's file, when not last.ckpt (resumed from previous.ckpt)
 
@@ -59,18 +62,11 @@ class SSLModule(pl.LightningModule):
         step = "" if self.checkpoint_step is None else f" (step {self.checkpoint_step})"
         return f"the last good checkpoint, {last}{step}, is intact"
 
-    def setup(self, stage: str) -> None:
-        """Under DDP each process reads its own slice of every global batch (fewer steps per epoch)."""
-        self.sampler.rank, self.sampler.world_size = self.global_rank, self.trainer.world_size
-        selector = getattr(self.objective, "selector", None)
-        if selector is not None and hasattr(selector, "steps_per_epoch"):
-            selector.steps_per_epoch = self.sampler.batches_per_epoch
-
     def configure_optimizers(self):
         return build_optimizer(self.objective.parameters(), self.train_cfg["optimizer"])
 
     def _set_lr(self) -> float:
-        factor = lr_factor(self.global_step, self.sampler.batches_per_epoch, self.train_cfg["epochs"], self.train_cfg["schedule"])
+        factor = lr_factor(self.global_step, int(self.trainer.num_training_batches), self.train_cfg["epochs"], self.train_cfg["schedule"])
         lr = self.train_cfg["optimizer"]["lr"] * factor
         optimizer = self.optimizers()
         for group in getattr(optimizer, "optimizer", optimizer).param_groups:
@@ -84,9 +80,14 @@ class SSLModule(pl.LightningModule):
         views, index, _ = batch
         if self.train_cfg["channels_last"]:
             views = to_channels_last(list(views))
-        selector = getattr(self.objective, "selector", None)
-        if selector is not None and hasattr(selector, "set_step"):
-            selector.set_step(self.global_step)
+        # Here, not in on_train_epoch_start, which Lightning skips for an epoch resumed mid-way.
+        on_epoch = getattr(self.objective, "on_epoch", None)
+        if on_epoch is not None and self._epoch_started != self.current_epoch:
+            on_epoch(self.current_epoch)
+        self._epoch_started = self.current_epoch
+        on_step = getattr(self.objective, "on_step", None)
+        if on_step is not None:
+            on_step(self.global_step, self.current_epoch)
         lr = self._set_lr()
         loss, metrics = self.objective.step(list(views), index)
         self._stop_unless_finite(loss)
@@ -94,11 +95,6 @@ class SSLModule(pl.LightningModule):
         self.log("lr", lr, on_step=True, on_epoch=False)
         for key, value in metrics.items():
             self.log(key, float(value), on_step=True, on_epoch=False)
-        if selector is not None and hasattr(selector, "band"):
-            lower, upper = selector.band()
-            self.log("ring_lower", float(lower), on_step=True, on_epoch=False)
-            self.log("ring_upper", float(upper), on_step=True, on_epoch=False)
-        self.sampler.consumed += 1
         return loss
 
     def _stop_unless_finite(self, loss: torch.Tensor) -> None:
@@ -168,13 +164,18 @@ class LastCheckpoint(Callback):
             raise
 
 
-def make_trainer(train_cfg: dict, run_dir: Path, extra_callbacks: list | None = None, run_name: str = "ssl-core") -> pl.Trainer:
-    """The Lightning Trainer for a pipeline's ``train`` section, logging to ``train.logger`` (:mod:`ssl_core.loggers`)."""
+def make_trainer(train_cfg: dict, run_dir: Path, extra_callbacks: list | None = None, run_name: str = "ssl-core",
+                 data_callbacks: list | None = None) -> pl.Trainer:
+    """The Lightning Trainer for a pipeline's ``train`` section, logging to ``train.logger`` (:mod:`ssl_core.loggers`).
+
+    ``data_callbacks`` (the loader's position counter) run before the checkpoint callbacks,
+    ``extra_callbacks`` after them.
+    """
     # One CSV per session (part0, part1 ... after resumes): Lightning would delete an existing log.
     part = len(list((run_dir / "logs").glob("part*"))) if (run_dir / "logs").exists() else 0
     loggers = build_loggers(train_cfg.get("logger", "csv"), run_dir, part, run_name)
     last = LastCheckpoint(run_dir / "checkpoints", train_cfg["checkpoint_every_n_steps"])
-    callbacks = [last, PreemptionCheckpoint(last)]
+    callbacks = [*(data_callbacks or []), last, PreemptionCheckpoint(last)]
     if train_cfg["progress_bar"]:
         callbacks.append(TQDMProgressBar(refresh_rate=1))
     callbacks += extra_callbacks or []

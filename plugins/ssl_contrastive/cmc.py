@@ -8,8 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ssl_contrastive.ir import check_bank, memory_bank_nce
-from ssl_contrastive.memory_bank import MemoryBank
+from ssl_core.negatives import NegativeSource, NegativesHooks
+
+from ssl_contrastive.ir import IR, check_bank, memory_bank_nce
 
 
 def with_in_channels(encoder: nn.Module, in_channels: int) -> nn.Module:
@@ -72,7 +73,7 @@ class LabSplitEncoder(nn.Module):
         return torch.cat([self.encoder_l(x_l), self.encoder_ab(x_ab)], dim=1)
 
 
-class CMC(nn.Module):
+class CMC(NegativesHooks, nn.Module):
     """CMC on the L and ab channels of Lab images with two swapped memory banks (CNCE paper, Sec. 2 and 4).
 
     The given encoder (built for 3 input channels) is copied twice by
@@ -104,13 +105,14 @@ class CMC(nn.Module):
     """
 
     sources = ("memory_bank",)
+    source_requires = IR.source_requires
 
     def __init__(
         self,
         out_dim: int = 128,
         temperature: float = 0.07,
         encoder: nn.Module | None = None,
-        source: MemoryBank | None = None,
+        source: NegativeSource | None = None,
         selector: nn.Module | None = None,
         num_examples: int = 0,
     ):
@@ -125,9 +127,12 @@ class CMC(nn.Module):
         self.encoder = LabSplitEncoder(with_in_channels(encoder, 1), with_in_channels(encoder, 2))
         self.head_l = nn.Linear(encoder.feature_dim, out_dim)
         self.head_ab = nn.Linear(encoder.feature_dim, out_dim)
-        self.bank_l = check_bank(source, out_dim, num_examples, momentum=0.5)
+        self.bank_l = check_bank(source, out_dim, num_examples, momentum=0.5, objective="cmc")
         self.bank_ab = copy.deepcopy(self.bank_l)
         self.selector = selector
+
+    def negatives_parts(self) -> tuple:
+        return self.bank_l, self.bank_ab, self.selector
 
     def embed_views(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``(z_L, z_ab)``, each l2-normalised."""
@@ -149,4 +154,4 @@ class CMC(nn.Module):
         metrics = {f"{key}_l": value for key, value in m_l.items()}
         metrics.update({f"{key}_ab": value for key, value in m_ab.items()})
         metrics.update({"loss_l": loss_l.item(), "loss_ab": loss_ab.item()})
-        return loss_l + loss_ab, metrics
+        return loss_l + loss_ab, metrics | self.negatives_metrics()

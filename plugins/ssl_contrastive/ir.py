@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ssl_core.negatives import NegativeSource, NegativesHooks, check_source
 from ssl_core.rank_rand import rank_rand
 
 from ssl_contrastive.info_nce import info_nce
@@ -45,58 +46,71 @@ def draw_negatives(index: Tensor, keep: Tensor | None, num_entries: int, k: int)
     return kept[:, 1][count.cumsum(0) - count + r]
 
 
-def memory_bank_nce(anchor: Tensor, bank: MemoryBank, index: Tensor, temperature: float,
+def memory_bank_nce(anchor: Tensor, source: NegativeSource, index: Tensor, temperature: float,
                     selector: nn.Module | None = None, rank_own_entry: bool = False) -> tuple[Tensor, dict[str, float]]:
-    """The IR / IRing loss of l2-normalised ``anchor`` against ``bank`` (CNCE paper, Eq. 2 and Sec. 4).
+    """The IR / IRing loss of l2-normalised ``anchor`` against a source with positives (CNCE paper, Eq. 2 and Sec. 4).
 
-    Positive: the bank entry of the anchor's own example. Negatives: ``bank.k``
-    entries drawn per anchor (:func:`draw_negatives`): uniformly from the
-    bank, or, with a selector, from the ring of the anchor's similarities to
-    the whole bank (its own entry excluded; with ``rank_own_entry`` it is
-    ranked with the others, and may be drawn, as in the authors' IRing).
-    Loss: :func:`info_nce`, i.e.
+    ``source`` follows :class:`ssl_core.negatives.NegativeSource` and has
+    ``positives`` (a memory bank): ``source.pool(anchor, index)`` gives the
+    pool and the mask of each anchor's valid negatives (for the bank: every
+    entry but its own). Positive: ``source.positives(index)``, the stored entry
+    of the anchor's own example. Negatives: with ``num_negatives = k`` on the
+    source (the bank's ``k``), ``k`` entries drawn per anchor
+    (:func:`draw_negatives`) uniformly from the valid ones or, with a
+    selector, from the ring of the anchor's similarities to the pool (with
+    ``rank_own_entry`` the anchor's own entry is ranked with the others, and
+    may be drawn, as in the authors' IRing); without it, every valid (or
+    kept) entry. Loss: :func:`info_nce`, i.e.
     ``-(pos/t - logsumexp([pos, negatives]/t))``, which is Eq. 2 up to the
     constant ``log(k + 1)``. The authors' code draws ``k - 1`` negatives so
     that the denominator has ``k`` terms; here ``k`` negatives are drawn
     (the paper's ``{i, 1:k}``); set the bank's ``k`` to 4095 for theirs.
 
     Two equivalent ways to get the ``k`` similarities, chosen by size: for a
-    bank of at most ``FULL_PRODUCT_RATIO * k`` entries (CIFAR: 50,000 <=
+    pool of at most ``FULL_PRODUCT_RATIO * k`` entries (CIFAR: 50,000 <=
     16 x 4096) one ``[B, N]`` product with gradient, whose drawn columns are
-    gathered and which the selector reuses (detached); for larger banks
+    gathered and which the selector reuses (detached); for larger pools
     (ImageNet) the ``B x k`` drawn entries are gathered and multiplied, and the
     ring's selection product is computed without gradient. Either way the
     gradient flows through exactly the ``k`` sampled terms, and the plain and
     the ring objective take the same path, so a ring that keeps everything
     gives bit-for-bit the plain loss.
     """
-    keep, sim = None, None
     metrics: dict[str, float] = {}
-    if len(bank) <= FULL_PRODUCT_RATIO * bank.k:
-        # [B, N] with gradient, its drawn columns gathered below; on a copy of the bank, which autograd
-        # keeps for backward while the bank itself is updated in place at the end of the step
-        sim = anchor @ bank.bank.to(anchor.dtype, copy=True).T
+    pool, valid = source.pool(anchor, index)
+    k = getattr(source, "num_negatives", None)
+    sim = None
+    if k is None or pool.shape[0] <= FULL_PRODUCT_RATIO * k:
+        # [B, N] with gradient, its drawn columns gathered below; on a copy of the pool, which autograd
+        # keeps for backward while the source is updated in place at the end of the step
+        sim = anchor @ pool.to(anchor.dtype, copy=True).T
+    keep = valid
     if selector is not None:
-        pool, valid = bank.pool(index=index)
-        valid = None if rank_own_entry else valid
         with torch.no_grad():
             scores = sim.detach() if sim is not None else anchor.detach() @ pool.to(anchor.dtype).T
-            keep = selector.select(scores, valid)
+            keep = selector.select(scores, None if rank_own_entry else valid)
         metrics["ring_kept_per_anchor"] = keep.sum(1).float().mean().item()
-    neg_index = draw_negatives(index, keep, len(bank), bank.k)
-    positive = (anchor * bank.positives(index).to(anchor.dtype)).sum(dim=1)
-    if sim is not None:
-        negatives = sim.gather(1, neg_index)
+    positive = (anchor * source.positives(index).to(anchor.dtype)).sum(dim=1)
+    if k is None:
+        negatives = sim
+        loss = info_nce(positive, negatives, keep, temperature)
     else:
-        entries = bank.bank[neg_index].to(anchor.dtype)  # [B, k, D], a copy outside autograd's view of the bank
-        negatives = torch.bmm(entries, anchor[:, :, None]).squeeze(2)
-    loss = info_nce(positive, negatives, None, temperature)
+        if keep is None:
+            keep = torch.ones(anchor.shape[0], pool.shape[0], dtype=torch.bool, device=anchor.device)
+        neg_index = draw_negatives(index, keep, pool.shape[0], k)
+        if sim is not None:
+            negatives = sim.gather(1, neg_index)
+        else:
+            entries = pool[neg_index].to(anchor.dtype)  # [B, k, D], a copy outside autograd's view of the source
+            negatives = torch.bmm(entries, anchor[:, :, None]).squeeze(2)
+        loss = info_nce(positive, negatives, None, temperature)
     metrics["positive_similarity"] = positive.mean().item()
-    metrics["negative_similarity"] = negatives.mean().item()
+    metrics["negative_similarity"] = (negatives.masked_select(keep).mean() if k is None and keep is not None
+                                      else negatives.mean()).item()
     return loss, metrics
 
 
-class IR(nn.Module):
+class IR(NegativesHooks, nn.Module):
     """Instance discrimination with a memory bank (Wu et al., 2018); IRing with a ring selector.
 
     ``z = normalize(Linear(encoder(x)))`` (one view, ``views[0]``); positive =
@@ -121,13 +135,14 @@ class IR(nn.Module):
     """
 
     sources = ("memory_bank",)
+    source_requires = ("positives",)
 
     def __init__(
         self,
         out_dim: int = 128,
         temperature: float = 0.07,
         encoder: nn.Module | None = None,
-        source: MemoryBank | None = None,
+        source: NegativeSource | None = None,
         selector: nn.Module | None = None,
         num_examples: int = 0,
         rank_own_entry: bool = False,
@@ -154,19 +169,18 @@ class IR(nn.Module):
         z = F.normalize(self.embed(views[0]), dim=1)
         loss, metrics = memory_bank_nce(z, self.source, index, self.temperature, self.selector, self.rank_own_entry)
         self.source.update(z.detach(), index)
-        return loss, metrics
+        return loss, metrics | self.negatives_metrics()
 
 
-def check_bank(source: nn.Module | None, out_dim: int, num_examples: int, momentum: float = 0.0) -> MemoryBank:
-    """``source`` if it is a memory bank of ``out_dim``; a new bank of ``num_examples`` entries if ``None``."""
+def check_bank(source: nn.Module | None, out_dim: int, num_examples: int, momentum: float = 0.0,
+               objective: str = "ir") -> nn.Module:
+    """``source`` if it has what IR needs of a source (``positives``) and ``out_dim``; a new memory bank if ``None``."""
     if source is None:
         if num_examples < 2:
             raise ValueError(f"num_examples must be >= 2 to build a memory bank, got {num_examples}")
         return MemoryBank(momentum=momentum, dim=out_dim, num_examples=num_examples)
-    if not (hasattr(source, "positives") and hasattr(source, "bank")):
-        raise ValueError(f"source must be a memory bank (sampler 'memory_bank'), got {type(source).__name__}")
-    if source.bank.shape[1] != out_dim:
-        raise ValueError(f"out_dim ({out_dim}) must equal the memory bank's dim ({source.bank.shape[1]})")
-    if len(source) < 2:
-        raise ValueError(f"the memory bank needs >= 2 entries (num_examples), got {len(source)}")
+    check_source(source, IR.source_requires, objective)
+    dim = getattr(source, "dim", None)
+    if dim is not None and dim != out_dim:
+        raise ValueError(f"out_dim ({out_dim}) must equal the source's dim ({dim})")
     return source

@@ -33,13 +33,15 @@ class MemoryBank(nn.Module):
         momentum: float = 0.0,
         dtype: Literal["float32", "float16"] = "float32",
         dim: int = 128,
-        num_examples: int = 1,
+        num_examples: int = 2,
     ):
         super().__init__()
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must lie in [0, 1), got {momentum}")
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
+        if num_examples < 2:
+            raise ValueError(f"num_examples must be >= 2 (one entry per training example), got {num_examples}")
         self.k = k
         self.momentum = momentum
         std = 1.0 / math.sqrt(dim / 3)
@@ -48,6 +50,15 @@ class MemoryBank(nn.Module):
 
     def __len__(self) -> int:
         return self.bank.shape[0]
+
+    @property
+    def num_negatives(self) -> int:
+        """``k``: the negatives an objective that samples (IR, CMC) draws per anchor (the source protocol's name)."""
+        return self.k
+
+    @property
+    def dim(self) -> int:
+        return self.bank.shape[1]
 
     def pool(self, keys: Tensor | None = None, index: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """The whole bank ``[N, D]`` (float32), and, given ``index``, the mask excluding each anchor's own entry."""

@@ -9,6 +9,8 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ssl_core.negatives import NegativeSource, NegativesHooks, check_source
+
 from ssl_contrastive.info_nce import info_nce
 from ssl_contrastive.queue import KeyQueue
 
@@ -17,7 +19,7 @@ def _distributed() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
-class MoCo(nn.Module):
+class MoCo(NegativesHooks, nn.Module):
     """MoCo v2 with a FIFO key queue; MoCoRing with a ring selector (CNCE paper, Alg. 1).
 
     Query ``q = normalize(head(encoder(views[0])))`` with lightly's
@@ -63,7 +65,7 @@ class MoCo(nn.Module):
         symmetric: bool = False,
         shuffle_bn: bool = True,
         encoder: nn.Module | None = None,
-        source: KeyQueue | None = None,
+        source: NegativeSource | None = None,
         selector: nn.Module | None = None,
         num_examples: int = 0,
     ):
@@ -80,10 +82,9 @@ class MoCo(nn.Module):
             raise ValueError("encoder is required (context parameter)")
         if source is None:
             source = KeyQueue(dim=out_dim)
-        if not hasattr(source, "keys") or not hasattr(source, "update"):
-            raise ValueError(f"source must be a key queue (sampler 'queue'), got {type(source).__name__}")
-        if source.keys.shape[1] != out_dim:
-            raise ValueError(f"out_dim ({out_dim}) must equal the queue's dim ({source.keys.shape[1]})")
+        check_source(source, (), "moco")
+        if getattr(source, "dim", out_dim) != out_dim:
+            raise ValueError(f"out_dim ({out_dim}) must equal the source's dim ({source.dim})")
         self.temperature = temperature
         self.momentum = momentum
         self.symmetric = symmetric
@@ -116,11 +117,11 @@ class MoCo(nn.Module):
         k = self.head_momentum(self.encoder_momentum(shuffled))
         return F.normalize(batch_unshuffle(k, order, distributed=distributed), dim=1)
 
-    def contrast(self, q: Tensor, k: Tensor, pool: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
-        """Loss of queries ``q`` with positives ``k`` and the negatives ``pool`` (in a ring if selected)."""
+    def contrast(self, q: Tensor, k: Tensor, pool: Tensor, valid: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Loss of queries ``q`` with positives ``k`` and the valid negatives of ``pool`` (in a ring if selected)."""
         positive = (q * k).sum(dim=1)
         negatives = q @ pool.T
-        keep = None if self.selector is None else self.selector.select(negatives.detach(), None)
+        keep = valid if self.selector is None else self.selector.select(negatives.detach(), valid)
         return info_nce(positive, negatives, keep, self.temperature), positive, keep
 
     def step(self, views: list[Tensor], index: Tensor) -> tuple[Tensor, dict[str, float]]:
@@ -131,16 +132,16 @@ class MoCo(nn.Module):
         update_momentum(self.encoder, self.encoder_momentum, self.momentum)
         update_momentum(self.head, self.head_momentum, self.momentum)
         # A copy: the queue is updated in place below, before backward needs the pool.
-        pool, _ = self.source.pool()
+        pool, valid = self.source.pool(None, index)
         pool = pool.clone()
         q = F.normalize(self.embed(views[0]), dim=1)
         k = self.keys(views[1])
-        loss, positive, keep = self.contrast(q, k, pool)
+        loss, positive, keep = self.contrast(q, k, pool, valid)
         new_keys = [k]
         if self.symmetric:
             q2 = F.normalize(self.embed(views[1]), dim=1)
             k2 = self.keys(views[0])
-            loss2, positive2, keep2 = self.contrast(q2, k2, pool)
+            loss2, positive2, keep2 = self.contrast(q2, k2, pool, valid)
             loss = 0.5 * (loss + loss2)
             positive = torch.cat([positive, positive2])
             keep = None if keep is None else torch.cat([keep, keep2])
@@ -148,6 +149,6 @@ class MoCo(nn.Module):
         for keys in new_keys:
             self.source.update(keys, index)
         metrics = {"positive_similarity": positive.mean().item(), "queue_filled": float(pool.shape[0])}
-        if keep is not None:
+        if self.selector is not None:
             metrics["ring_kept_per_anchor"] = keep.sum(1).float().mean().item()
-        return loss, metrics
+        return loss, metrics | self.negatives_metrics()

@@ -41,6 +41,10 @@ class KeyQueue(nn.Module):
     def size(self) -> int:
         return self.keys.shape[0]
 
+    @property
+    def dim(self) -> int:
+        return self.keys.shape[1]
+
     def pool(self, keys: Tensor | None = None, index: Tensor | None = None) -> tuple[Tensor, None]:
         """The stored keys (oldest first is not guaranteed), detached; every entry is a valid negative."""
         return self.keys[: int(self.filled)].detach(), None

@@ -8,10 +8,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ssl_core.negatives import NegativesHooks
+
 from ssl_contrastive.info_nce import info_nce
 
 
-class SimCLR(nn.Module):
+class SimCLR(NegativesHooks, nn.Module):
     """NT-Xent (the NAC paper's Eq. 21) for every one of the 2B views, both directions.
 
     Each view is an anchor whose positive is the other view of its example and
@@ -70,4 +72,4 @@ class SimCLR(nn.Module):
         loss = info_nce(positive, sim, keep, self.temperature)
         metrics = {"negatives_per_anchor": keep.sum(1).float().mean().item(),
                    "positive_similarity": positive.mean().item()}
-        return loss, metrics
+        return loss, metrics | self.negatives_metrics()

@@ -177,4 +177,4 @@ class HashRetrieval:
             path = plot_precision_recall(curve, run_dir / "hash_retrieval_pr.png",
                                          f"{ctx.dataset} {q.shape[1]} bits")
             protocol["pr_curve_png"] = str(path)
-        return {"metrics": metrics, "protocol": protocol}
+        return {"metrics": metrics, "protocol": protocol, "outcomes": ["pr_curve_json", "pr_curve_png"]}

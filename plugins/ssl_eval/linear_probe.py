@@ -179,4 +179,5 @@ class LinearProbe:
         protocol = self.protocol() | {"chosen_lr": best_lr, "val_top1_by_lr": {str(k): v for k, v in search.items()},
                                       "feature_dim": int(x.shape[1]), "train_examples": int(len(y)),
                                       "test_examples": int(len(y_test))}
-        return {"metrics": {"top1": top1, "top5": top5}, "protocol": protocol}
+        return {"metrics": {"top1": top1, "top5": top5}, "protocol": protocol,
+                "outcomes": ["chosen_lr", "val_top1_by_lr", "feature_dim"]}

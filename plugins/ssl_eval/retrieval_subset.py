@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, Dataset
 
-from ssl_core.config import literal_choices
+from ssl_core.params import literal_choices
 from ssl_eval.hash_retrieval import random_retrieval_split, retrieval_split
 
 SPLITS = ("train", "test", "query", "database", "all")

@@ -52,4 +52,5 @@ class Transfer:
         table = "\n".join(["| task | top1 | top5 | status |", "|---|---|---|---|", *rows])
         protocol = self.probe.protocol() | {"suite": self.suite, "suite_params": self.suite_params,
                                             "tasks": [t.title for t in tasks], "per_task": protocols, "skipped": skipped}
-        return {"metrics": metrics, "protocol": protocol, "tables": {f"suite {self.suite}": table}}
+        return {"metrics": metrics, "protocol": protocol, "tables": {f"suite {self.suite}": table},
+                "outcomes": ["per_task", "skipped"]}

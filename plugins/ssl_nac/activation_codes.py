@@ -134,7 +134,7 @@ def run_codes(run_dir: str | Path, split: str = "test", out: str | Path | None =
         ValueError: ``split`` is not a split of the pipeline's dataset (with the valid ones).
     """
     import ssl_core
-    from ssl_core.config import literal_choices
+    from ssl_core.params import literal_choices
     from ssl_core.eval_context import TransformedDataset
     from ssl_core.devices import eval_workers
 

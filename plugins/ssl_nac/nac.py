@@ -8,6 +8,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from ssl_core.negatives import NegativesHooks
+
 from ssl_nac.nac_loss import nac_mi_bound, nac_negatives, nac_positive
 from ssl_nac.noisy_channel import NoisyChannel
 
@@ -52,7 +54,7 @@ def swap_halves(x: Tensor) -> Tensor:
     return torch.cat([x[b:], x[:b]])
 
 
-class NAC(nn.Module):
+class NAC(NegativesHooks, nn.Module):
     """Neural activation coding with the batch's 2B codes as negatives (Eq. 19 / 23).
 
     The encoder feature ``h`` feeds a projection head whose pre-activation
@@ -161,7 +163,7 @@ class NAC(nn.Module):
                 "flip_rate": (flips < 0).float().mean().item(),
                 "distinct_codes_fraction": distinct_fraction(a),
             }
-        return loss, metrics
+        return loss, metrics | self.negatives_metrics()
 
 
 def distinct_fraction(a: Tensor) -> float:

@@ -10,13 +10,15 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from ssl_core.negatives import NegativesHooks
+
 from ssl_nac.nac import (ForwardViews, check_forward_views, check_two_views, coding_head, distinct_fraction,
                          encode_views, swap_halves)
 from ssl_nac.nac_loss import nac_mi_bound, nac_negatives, nac_positive
 from ssl_nac.noisy_channel import NoisyChannel
 
 
-class NACMomentumQueue(nn.Module):
+class NACMomentumQueue(NegativesHooks, nn.Module):
     """NAC whose negatives are M momentum keys in a FIFO queue (Eq. 20).
 
     A momentum copy of the encoder, the head and the inference network
@@ -190,4 +192,4 @@ class NACMomentumQueue(nn.Module):
                 "flip_rate": (flips < 0).float().mean().item(),
                 "distinct_codes_fraction": distinct_fraction(a),
             }
-        return loss, metrics
+        return loss, metrics | self.negatives_metrics()

@@ -59,7 +59,7 @@ class RingSelector(nn.Module):
 
     Annealing (Sec. 4, "Annealing Policy"; Table 2): ``u`` is a function of
     the global step held in the persistent buffer ``step`` (set by
-    :meth:`set_step`, saved in checkpoints, so a resumed run lands on the same
+    :meth:`set_step`, which the objective's ``on_step`` calls, saved in checkpoints, so a resumed run lands on the same
     band). It falls from ``u_start`` (100) to ``u`` over ``anneal_epochs``
     epochs, then stays; the formulas of the ``linear`` (paper default),
     ``step``, ``exponential`` and ``none`` schedules are in
@@ -147,6 +147,15 @@ class RingSelector(nn.Module):
     def set_step(self, global_step: int) -> None:
         """Set the global step that drives the schedule (kept in the ``step`` buffer)."""
         self.step.fill_(int(global_step))
+
+    def on_step(self, global_step: int, epoch: int) -> None:
+        """The objective's per-step hook (:class:`ssl_core.negatives.NegativeSelector`): :meth:`set_step`."""
+        self.set_step(global_step)
+
+    def metrics(self) -> dict[str, float]:
+        """The current band, ``ring/lower`` and ``ring/upper`` (percent), logged with the objective's metrics."""
+        lower, upper = self.band()
+        return {"ring/lower": float(lower), "ring/upper": float(upper)}
 
     def band(self) -> tuple[float, float]:
         """The current ``(l, u)`` in percent, at the step in the ``step`` buffer."""

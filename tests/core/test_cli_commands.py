@@ -52,7 +52,7 @@ def test_validate_and_plugins_import_no_lightning():
             "print('LOADED', [m for m in ('pytorch_lightning', 'lightning_fabric', 'lightly', 'torchvision') "
             "if m in sys.modules])")
     env = os.environ | {"PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins"), str(ROOT / "modalities")])}
-    out = subprocess.run([sys.executable, "-c", code, str(ROOT / "examples/pipelines/digits_nac.yaml")],
+    out = subprocess.run([sys.executable, "-c", code, str(ROOT / "examples/pipelines/nac_smallcnn32_1xb128-coslr-12e_digits.yaml")],
                          capture_output=True, text=True, env=env, timeout=120)
     assert "unknown key 'train.epoch'" in out.stderr
     assert out.stdout.strip().splitlines()[-1] == "LOADED []"

@@ -18,10 +18,11 @@ def fake_run(root, name, probe_epochs, top1, lr=0.1):
                      "data": {"dataset": "digits", "params": {}}},
         "evaluations": [
             {"evaluator": "linear_probe", "encoder": "pretrained", "metrics": {"top1": top1},
-             "protocol": {"layer": "pooled", "epochs": probe_epochs, "chosen_lr": lr}},
+             "protocol": {"layer": "pooled", "epochs": probe_epochs, "chosen_lr": lr}, "outcomes": ["chosen_lr"]},
             {"evaluator": "knn", "encoder": "pretrained", "metrics": {"top1": top1 - 0.1}, "protocol": {"k": 20}},
             {"evaluator": "hash_retrieval", "encoder": "pretrained", "metrics": {"map_at_all": top1 / 2},
-             "protocol": {"protocol": "splits", "pr_curve_png": str(run / "hash_retrieval_pr.png")}},
+             "protocol": {"protocol": "splits", "pr_curve_png": str(run / "hash_retrieval_pr.png")},
+             "outcomes": ["pr_curve_png"]},
         ],
     }
     (run / "results.json").write_text(json.dumps(results))
@@ -47,3 +48,11 @@ def test_mismatched_protocols_are_flagged(tmp_path, capsys):
     assert "- **linear_probe** `epochs`: a: 100; b: 10" in markdown
     assert "linear_probe,top1,pretrained,True,0.9,0.8" in (out / "comparison.csv").read_text()
     assert (out / "comparison.png").stat().st_size > 1000
+
+
+def test_only_the_entries_a_result_names_as_outcomes_are_left_out(tmp_path):
+    a, b = fake_run(tmp_path, "a", 100, 0.9, lr=0.1), fake_run(tmp_path, "b", 100, 0.8, lr=1.0)
+    results = json.loads((b / "results.json").read_text())
+    results["evaluations"][0]["outcomes"] = []  # b's probe does not call its lr an outcome: it is then protocol
+    (b / "results.json").write_text(json.dumps(results))
+    assert compare([a, b])["mismatches"] == {"linear_probe": {"chosen_lr": {"a": None, "b": 1.0}}}

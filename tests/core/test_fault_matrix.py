@@ -316,9 +316,8 @@ def test_export_on_a_full_disk(tmp_path, straight, monkeypatch, capsys, fmt):
     from faults import inject
     from ssl_core.cli import main
 
-    if fmt == "detectron2":  # needs a ResNet: the format's own refusal would come first on small_cnn
-        monkeypatch.setattr("ssl_core.export.trained_encoder_state",
-                            lambda run_dir, registry=None: {"layer1.0.conv1.weight": torch.ones(4, 4)})
+    # both formats hold a torchvision ResNet only: the format's own refusal would come first on small_cnn
+    monkeypatch.setattr("ssl_encoders.export_formats.torchvision_resnet", lambda encoder, fmt: "resnet18")
     out = tmp_path / "exports" / f"backbone.{fmt}"
     model = (straight / "model.pt").read_bytes()
     inject(f".{out.name}.tmp", "full", budget=100, monkeypatch=monkeypatch)

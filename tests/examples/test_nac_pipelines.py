@@ -28,14 +28,14 @@ COMMON = ["train.max_steps=1", "train.epochs=1", "train.progress_bar=false", "tr
 SMALL = ["train.batch_size=8", "encoder.params.width=0.0625"]
 # name -> (the shared-data folder its step trains on, or None; overrides for a tiny step)
 TINY = {
-    "digits_nac": (None, ["train.batch_size=32", "encoder.params.width=4"]),
-    "cifar10_nac_resnet50_1000e": ("cifar10-jpg", SMALL),
-    "cifar10_nac_hashing_vgg16bn_p04": ("cifar10-jpg", SMALL),
-    "cifar10_nac_resnet18_cpu": ("cifar10-jpg", SMALL),
-    "cifar10_nac_hashing_cpu": ("cifar10-jpg", SMALL),
-    "nac-p04_resnet18-w025_adam-b256-15e_cifar10-hash": ("cifar10-jpg", SMALL),
-    "librispeech_nac_resnet18_200e": ("librispeech-mini", SMALL),
-    "librispeech_mini_nac_cpu": ("librispeech-mini", SMALL),
+    "nac_smallcnn32_1xb128-coslr-12e_digits": (None, ["train.batch_size=32", "encoder.params.width=4"]),
+    "nac_resnet50_1xb1000-coslr-1000e_cifar10": ("cifar10-jpg", SMALL),
+    "nac-p0.4_vgg16bn_1xb1000-coslr-1000e_cifar10-hashing": ("cifar10-jpg", SMALL),
+    "nac_resnet18-w0.125_1xb128-coslr-15e_cifar10jpg-100pc": ("cifar10-jpg", SMALL),
+    "nac-p0.4_vgg16bn-w0.25_1xb128-coslr-15e_cifar10jpg-600pc-hashing": ("cifar10-jpg", SMALL),
+    "nac-p0.4_resnet18-w0.25_1xb256-coslr-15e_cifar10jpg-hashing": ("cifar10-jpg", SMALL),
+    "nac_resnet18_1xb128-coslr-200e_librispeech": ("librispeech-mini", SMALL),
+    "nac_resnet18-w0.25_1xb32-coslr-8e_librispeech-mini": ("librispeech-mini", SMALL),
 }
 
 
@@ -56,7 +56,7 @@ def test_loads_and_validates(name, registry):
 
 def test_paper_settings(registry):
     """The paper-sized files say what the paper says (Sec. 4.1-4.3)."""
-    for name, encoder, p in (("cifar10_nac_resnet50_1000e", "resnet50", 0.1), ("cifar10_nac_hashing_vgg16bn_p04", "vgg16_bn", 0.4)):
+    for name, encoder, p in (("nac_resnet50_1xb1000-coslr-1000e_cifar10", "resnet50", 0.1), ("nac-p0.4_vgg16bn_1xb1000-coslr-1000e_cifar10-hashing", "vgg16_bn", 0.4)):
         v = load_config(PIPELINES / f"{name}.yaml", registry=registry).values
         assert v["encoder"]["name"] == encoder and v["objective"]["params"]["p"] == p
         assert v["objective"]["params"]["out_dim"] == 128
@@ -65,26 +65,26 @@ def test_paper_settings(registry):
                                                              "weight_decay": 1.0e-6, "betas": None}
         assert v["train"]["schedule"]["name"] == "warmup_cosine" and v["train"]["schedule"]["warmup_epochs"] == 10
         assert v["views"]["params"]["blur_prob"] == 0.0 and v["views"]["params"]["size"] == 32
-    v = load_config(PIPELINES / "cifar10_nac_resnet50_1000e.yaml", registry=registry).values
+    v = load_config(PIPELINES / "nac_resnet50_1xb1000-coslr-1000e_cifar10.yaml", registry=registry).values
     assert v["encoder"]["params"]["stem"] == "cifar"
     probe = next(e for e in v["evaluate"] if e["name"] == "linear_probe")["params"]
     assert probe["lrs"] == [0.01, 0.1, 1.0, 10.0] and probe["epochs"] == 100 and probe["optimizer"] == "nesterov"
-    v = load_config(PIPELINES / "cifar10_nac_hashing_vgg16bn_p04.yaml", registry=registry).values
+    v = load_config(PIPELINES / "nac-p0.4_vgg16bn_1xb1000-coslr-1000e_cifar10-hashing.yaml", registry=registry).values
     assert v["data"]["dataset"] == "retrieval_subset" and v["data"]["params"]["dataset"] == "cifar10"
     assert (v["data"]["params"]["queries_per_class"], v["data"]["params"]["train_per_class"]) == (1000, 500)
     assert v["encoder"]["params"]["pretrained"] is False
 
 
 def test_digits_nac_is_the_quick_start(registry):
-    v = load_config(PIPELINES / "digits_nac.yaml", registry=registry).values
+    v = load_config(PIPELINES / "nac_smallcnn32_1xb128-coslr-12e_digits.yaml", registry=registry).values
     assert [e["name"] for e in v["evaluate"]] == ["linear_probe", "knn", "hash_retrieval"]
     assert v["eval_options"]["random_init_baseline"] is True
     readme = (ROOT / "README.md").read_text().split("## Quick start", 1)[1].split("\n## ", 1)[0]
-    assert "ssl-core run examples/pipelines/digits_nac.yaml" in readme
+    assert "ssl-core run examples/pipelines/nac_smallcnn32_1xb128-coslr-12e_digits.yaml" in readme
 
 
-@pytest.mark.parametrize("nac, ir", [("librispeech_nac_resnet18_200e", "librispeech_ir_resnet18_200e"),
-                                     ("librispeech_mini_nac_cpu", "librispeech_mini_ir_cpu")])
+@pytest.mark.parametrize("nac, ir", [("nac_resnet18_1xb128-coslr-200e_librispeech", "ir_resnet18_1xb128-constlr-200e_librispeech"),
+                                     ("nac_resnet18-w0.25_1xb32-coslr-8e_librispeech-mini", "ir_resnet18-w0.25_1xb32-constlr-8e_librispeech-mini")])
 def test_speech_nac_shares_the_ir_protocol(nac, ir, registry):
     """The speech NAC files differ from their IR counterparts only in the objective and its optimisation."""
     v = load_config(PIPELINES / f"{nac}.yaml", registry=registry).values
@@ -99,7 +99,7 @@ def test_speech_nac_shares_the_ir_protocol(nac, ir, registry):
 
 def test_speech_nac_paper_settings(registry):
     """NAC's optimisation (Sec. 4.1) at the speech recipe's batch, lr by the paper's square-root rule."""
-    v = load_config(PIPELINES / "librispeech_nac_resnet18_200e.yaml", registry=registry).values
+    v = load_config(PIPELINES / "nac_resnet18_1xb128-coslr-200e_librispeech.yaml", registry=registry).values
     assert v["objective"]["params"] == {"p": 0.1, "out_dim": 128, "hidden_dim": None, "scale_by_sqrt_dim": True,
                                         "mask_self_partner": False}
     optimizer = v["train"]["optimizer"]
@@ -110,7 +110,7 @@ def test_speech_nac_paper_settings(registry):
 
 def test_cpu_pipelines_read_the_shared_jpegs(registry):
     """Run from the repository's root, their data root is ../shared/data/cifar10-jpg."""
-    for name in ("cifar10_nac_resnet18_cpu", "cifar10_nac_hashing_cpu"):
+    for name in ("nac_resnet18-w0.125_1xb128-coslr-15e_cifar10jpg-100pc", "nac-p0.4_vgg16bn-w0.25_1xb128-coslr-15e_cifar10jpg-600pc-hashing"):
         data = load_config(PIPELINES / f"{name}.yaml", registry=registry).values["data"]
         if data["dataset"] == "retrieval_subset":  # the hashing protocol's training subset of an image_folder pool
             data = {"dataset": data["params"]["dataset"], "params": data["params"]["params"]}

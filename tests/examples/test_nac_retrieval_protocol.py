@@ -18,7 +18,7 @@ from ssl_eval.hash_retrieval import retrieval_split
 
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINES = ROOT / "examples" / "pipelines"
-HASHING = {"cifar10_nac_hashing_vgg16bn_p04": (1000, 500), "cifar10_nac_hashing_cpu": (200, 100)}
+HASHING = {"nac-p0.4_vgg16bn_1xb1000-coslr-1000e_cifar10-hashing": (1000, 500), "nac-p0.4_vgg16bn-w0.25_1xb128-coslr-15e_cifar10jpg-600pc-hashing": (200, 100)}
 SPLIT_KEYS = ("pool_splits", "queries_per_class", "train_per_class", "seed")
 
 
@@ -45,7 +45,7 @@ def test_training_subset_and_evaluator_draw_the_same_split(name, registry):
 
 def test_cpu_split_on_the_real_jpegs(shared_data, registry):
     """12,000 pooled images; 1,000 train (100 per class) within the 10,000-image database; 2,000 queries."""
-    values = load_config(PIPELINES / "cifar10_nac_hashing_cpu.yaml", registry=registry).values
+    values = load_config(PIPELINES / "nac-p0.4_vgg16bn-w0.25_1xb128-coslr-15e_cifar10jpg-600pc-hashing.yaml", registry=registry).values
     params = values["data"]["params"] | {"params": values["data"]["params"]["params"] | {"root": str(shared_data / "cifar10-jpg")}}
     train = registry.build("dataset", "retrieval_subset", params, split="train")
     inner = params["params"]

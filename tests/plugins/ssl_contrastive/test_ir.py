@@ -193,5 +193,5 @@ def test_default_bank_and_validation():
         IR(out_dim=8, encoder=SmallCNN(width=2), source=MemoryBank(dim=4, num_examples=10))
     with pytest.raises(ValueError, match="^temperature"):
         IR(temperature=0, encoder=SmallCNN(width=2), num_examples=10)
-    with pytest.raises(ValueError, match="^source must be a memory bank"):
+    with pytest.raises(ValueError, match="^source Linear lacks pool, update, positives"):
         IR(encoder=SmallCNN(width=2), source=torch.nn.Linear(2, 2))

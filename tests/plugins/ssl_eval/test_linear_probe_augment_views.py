@@ -115,7 +115,7 @@ def test_the_resnet50_pipeline_probes_with_crop_and_flip():
     from ssl_core.config import load_config
 
     registry = make_registry(autoload=False, warn=False)
-    path = Path(__file__).resolve().parents[3] / "examples" / "pipelines" / "cifar10_nac_resnet50_1000e.yaml"
+    path = Path(__file__).resolve().parents[3] / "examples" / "pipelines" / "nac_resnet50_1xb1000-coslr-1000e_cifar10.yaml"
     values = load_config(path, registry=registry).values
     probe = next(e for e in values["evaluate"] if e["name"] == "linear_probe")["params"]
     assert probe["augment"] is True and probe["augment_views"]["name"] == "image"
