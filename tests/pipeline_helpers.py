@@ -5,6 +5,8 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+from pytorch_lightning.callbacks import Callback
+
 TINY_DIGITS = """\
 name: tiny
 seed: 3
@@ -41,3 +43,14 @@ def fake_distribution(site: Path, dist: str, module: str, source: str, entry_nam
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text(f"[ssl_core]\n{entry_name or module} = {module}\n")
+
+
+class Crash(Callback):
+    """Simulates a crash after ``step`` optimizer steps."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if trainer.global_step == self.step:
+            raise RuntimeError("simulated crash")

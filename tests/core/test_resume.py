@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from pytorch_lightning.callbacks import Callback
 
 from ssl_core import make_registry
 from ssl_core.checkpoint_io import safe_torch_load
@@ -13,18 +12,7 @@ from ssl_core.errors import ConfigError
 from ssl_core.plots import read_metrics
 from ssl_core.run import train
 
-from pipeline_helpers import tiny_pipeline
-
-
-class Crash(Callback):
-    """Simulates a crash after ``step`` optimizer steps."""
-
-    def __init__(self, step: int):
-        self.step = step
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if trainer.global_step == self.step:
-            raise RuntimeError("simulated crash")
+from pipeline_helpers import Crash, tiny_pipeline
 
 
 @pytest.fixture(scope="module")

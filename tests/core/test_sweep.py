@@ -6,28 +6,16 @@ import csv
 import json
 
 import pytest
-from pytorch_lightning.callbacks import Callback
 
 from ssl_core.cli import main
 from ssl_core.errors import ConfigError
 from ssl_core.sweep import folder_name, split_values, sweep
 
-from pipeline_helpers import tiny_pipeline
+from pipeline_helpers import Crash, tiny_pipeline
 
 PARAM = "objective.params.temperature"
 EVALUATE = "evaluate:\n  - {name: knn, params: {k: 5}}\neval_options: {random_init_baseline: true}\n"
 FAST = ["train.max_steps=3"]  # 3 steps of a width-4 CNN: seconds per value
-
-
-class Crash(Callback):
-    """Simulates a crash after ``step`` optimizer steps."""
-
-    def __init__(self, step: int):
-        self.step = step
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if trainer.global_step == self.step:
-            raise RuntimeError("simulated crash")
 
 
 def metrics_of(run_dir):

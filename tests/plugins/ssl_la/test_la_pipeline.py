@@ -19,6 +19,9 @@ from ssl_core.config import load_config
 from ssl_core.plots import read_metrics
 from ssl_core.run import train
 
+from pipeline_helpers import Crash
+
+
 LA_DIGITS = """\
 name: la_tiny
 seed: 3
@@ -49,15 +52,6 @@ class AnnounceSteps(Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         self.calls.append((trainer.global_step, trainer.current_epoch))
         pl_module.objective.on_step(trainer.global_step, trainer.current_epoch)
-
-
-class Crash(Callback):
-    def __init__(self, step: int):
-        self.step = step
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if trainer.global_step == self.step:
-            raise RuntimeError("simulated crash")
 
 
 @pytest.fixture(scope="module")
