@@ -80,8 +80,12 @@ def test_sigkill_many_times_then_resume_equals_uninterrupted(tmp_path, zygote):
         elif point == "after_write":
             hit = poll_until(pid, lambda: file_id(ckpt) not in (None, before))
         elif point == "random":
-            time.sleep(rng.uniform(0.5, 3.0))
-            hit = alive(pid)
+            # a random moment while training: after this attempt's first new checkpoint, so that a fast
+            # machine cannot finish the whole run inside a fixed delay (as it did on CI: 20 steps in < 3 s)
+            hit = poll_until(pid, lambda: file_id(ckpt) not in (None, before))
+            if hit:
+                time.sleep(rng.uniform(0.0, 0.3))
+                hit = alive(pid)
         if hit:
             os.kill(pid, signal.SIGKILL)
         code = zygote.wait(pid)
