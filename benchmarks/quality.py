@@ -44,14 +44,19 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 PIPELINES = ROOT / "examples" / "pipelines"
 
+RANDOM_INIT = "random init"
+"""A pair's baseline that means: the same run's randomly initialised encoder (its own starting weights)."""
+
 SUITES = {
     "ring": {
-        "runs": [("IR", "ir_resnet18-w0.25_1xb128-steplr-12e_cifar10jpg-300pc.yaml"), ("IRing", "iring_resnet18-w0.25_1xb128-steplr-12e_cifar10jpg-300pc.yaml"),
-                 ("MoCo", "moco_resnet18-w0.25_1xb128-steplr-12e_cifar10jpg-300pc.yaml"), ("MoCoRing", "mocoring_resnet18-w0.25_1xb128-steplr-12e_cifar10jpg-300pc.yaml"),
-                 ("IRing, no annealing", "iring-noanneal_resnet18-w0.25_1xb128-steplr-12e_cifar10jpg-300pc.yaml"),
-                 ("IBall (IRing with l = 0)", "iball_resnet18-w0.25_1xb128-steplr-12e_cifar10jpg-300pc.yaml")],
+        "runs": [(name, f"{method}_resnet18-w0.25_1xb128-steplr-20e_cifar10jpg-200pc.yaml") for name, method in [
+            ("IR", "ir"), ("IRing", "iring"), ("MoCo", "moco"), ("MoCoRing", "mocoring"),
+            ("MoCoRing, no annealing", "mocoring-noanneal"), ("MoCoBall (MoCoRing with l = 0)", "mocoball")]],
         "metrics": ["linear_probe/top1", "knn/top1"],
-        "title": "Ring at CPU scale: IR vs IRing, MoCo vs MoCoRing and the Table 2 ablations (CIFAR-10 JPEGs)",
+        "pairs": [("IRing", "IR"), ("MoCoRing", "MoCo"), ("MoCoRing", "MoCoRing, no annealing"),
+                  ("MoCoRing", "MoCoBall (MoCoRing with l = 0)")],
+        "title": "Ring at CPU scale: IR vs IRing, MoCo vs MoCoRing and the Table 2 ablations (CIFAR-10 JPEGs, "
+                 "2,000 training images, 20 epochs, full 10,000-image test split)",
     },
     "ring_digits": {
         "runs": [("IR", "ir_smallcnn32_1xb128-coslr-20e_digits.yaml"), ("IRing", "iring_smallcnn32_1xb128-coslr-20e_digits.yaml"),
@@ -62,9 +67,16 @@ SUITES = {
         "title": "Ring on 8x8 digits: IR vs IRing, MoCo vs MoCoRing and the Table 2 ablations, small CNN",
     },
     "speech": {
-        "runs": [("IR", "ir_resnet18-w0.25_1xb32-constlr-8e_librispeech-mini.yaml"), ("IRing", "iring_resnet18-w0.25_1xb32-constlr-8e_librispeech-mini.yaml")],
+        "runs": [("IR", "ir_resnet18-w0.25_1xb32-constlr-40e_librispeech-mini-1s.yaml"),
+                 ("IRing", "iring_resnet18-w0.25_1xb32-constlr-40e_librispeech-mini-1s.yaml"),
+                 ("NAC", "nac_resnet18-w0.25_1xb32-coslr-40e_librispeech-mini-1s.yaml")],
         "metrics": ["transfer/*top1"],
-        "title": "Speech at CPU scale: IR vs IRing pretrained on LibriSpeech-mini, transfer top-1",
+        # every run also evaluates its own starting weights, so that "above the random-init encoder" is a
+        # paired difference per seed (same initial weights, same probe)
+        "baseline_every_seed": True,
+        "pairs": [("IRing", "IR"), ("IR", RANDOM_INIT), ("IRing", RANDOM_INIT), ("NAC", RANDOM_INIT)],
+        "title": "Speech at CPU scale: IR, IRing and NAC pretrained on LibriSpeech-mini (one-second crops), "
+                 "transfer top-1 against each run's own random-init encoder",
     },
     "hashing": {
         "runs": [("NAC (p = 0.4)", "nac-p0.4_resnet18-w0.25_1xb256-coslr-15e_cifar10jpg-hashing.yaml"),
@@ -83,6 +95,22 @@ SUITES = {
                         "train_per_class: 500, seed: 0}}}]",
             "metric": "hash_retrieval/map_at_all",
             "grid": {"train.optimizer.lr": [1.0e-3, 3.0e-3]},
+        },
+    },
+    "hashing_digits": {
+        "runs": [("NAC", "nac_smallcnn32_1xb128-coslr-12e_digits.yaml"),
+                 ("SimCLR", "simclr_smallcnn32_1xb128-coslr-12e_digits.yaml")],
+        "metrics": ["hash_retrieval/map_at_all", "linear_probe/top1", "knn/top1"],
+        "pairs": [("NAC", "SimCLR")],
+        "title": "The quick start's protocol: NAC and SimCLR on the 8x8 digits at the same budget (12 epochs), "
+                 "128-bit hash codes, linear probe and kNN",
+        # Chosen on the training digits alone: 30 of each class's ~144 are the queries, the rest the database.
+        "validation": {
+            "evaluate": "[{name: hash_retrieval, params: {protocol: per_class, pool_splits: [train], "
+                        "queries_per_class: 30, train_per_class: 0, seed: 1, plot: false}}]",
+            "metric": "hash_retrieval/map_at_all",
+            "grids": {"NAC": {"objective.params.p": [0.1, 0.4], "objective.params.scale_by_sqrt_dim": [False, True]},
+                      "SimCLR": {"objective.params.temperature": [0.5, 0.2]}},
         },
     },
 }
@@ -185,13 +213,14 @@ def report(suite: str, spec: dict, seeds: list[int], out_root: Path, walls: dict
     ])
 
 
-def seed_values(spec: dict, name: str, seed: int, out_root: Path, metric: str) -> float | None:
-    """One method's value of ``metric`` at one seed (``None`` if that run is missing)."""
+def seed_values(spec: dict, name: str, seed: int, out_root: Path, metric: str,
+                encoder: str = "pretrained") -> float | None:
+    """One method's value of ``metric`` at one seed for ``encoder`` (``None`` if that run is missing)."""
     file = dict(spec["runs"])[name]
     path = out_root / f"{Path(file).stem}_s{seed}" / "results.json"
     if not path.exists():
         return None
-    return metric_values(json.loads(path.read_text()), [metric], "pretrained").get(metric)
+    return metric_values(json.loads(path.read_text()), [metric], encoder).get(metric)
 
 
 def paired_differences(spec: dict, seeds: list[int], out_root: Path, metrics: list[str]) -> list[str]:
@@ -204,16 +233,20 @@ def paired_differences(spec: dict, seeds: list[int], out_root: Path, metrics: li
         for metric in headline:
             diffs = []
             for seed in seeds:
-                a, b = (seed_values(spec, n, seed, out_root, metric) for n in (method, baseline))
+                a = seed_values(spec, method, seed, out_root, metric)
+                b = (seed_values(spec, method, seed, out_root, metric, RANDOM_INIT) if baseline == RANDOM_INIT
+                     else seed_values(spec, baseline, seed, out_root, metric))
                 if a is not None and b is not None:
                     diffs.append((seed, a - b))
             if not diffs:
                 continue
             values = [d for _, d in diffs]
-            lines.append(f"| {method} - {baseline} | {metric} | " + ", ".join(f"s{s}: {d:+.3f}" for s, d in diffs)
+            against = f"{method}'s own random init" if baseline == RANDOM_INIT else baseline
+            lines.append(f"| {method} - {against} | {metric} | " + ", ".join(f"s{s}: {d:+.3f}" for s, d in diffs)
                          + f" | {statistics.fmean(values):+.3f} | [{min(values):+.3f}, {max(values):+.3f}] | "
                          f"{sum(v > 0 for v in values)}/{len(values)} |")
-    return ["Paired differences (same seed: same initial weights, data order and views for both methods):",
+    return ["Paired differences (same seed: same initial weights, data order and views for both methods; "
+            "against a run's own random init: the same run's starting weights through the same evaluators):",
             "\n".join(lines)]
 
 
@@ -225,10 +258,15 @@ def grid_points(grid: dict) -> list[dict]:
     return points
 
 
+def method_grid(val: dict, name: str) -> dict:
+    """The validation grid of one method: ``val["grids"][name]`` if the suite gives one per method, else ``val["grid"]``."""
+    return val["grids"][name] if "grids" in val else val["grid"]
+
+
 def validate(suite: str, spec: dict, args, out_root: Path, log: Path) -> None:
     """Each method at every grid point (seed 0), scored on the suite's validation protocol; best per method."""
     val = spec["validation"]
-    tasks = [(name, file, point) for name, file in spec["runs"] for point in grid_points(val["grid"])
+    tasks = [(name, file, point) for name, file in spec["runs"] for point in grid_points(method_grid(val, name))
              if not args.only or file in args.only]
 
     def out_of(file, point):
@@ -246,18 +284,17 @@ def validate(suite: str, spec: dict, args, out_root: Path, log: Path) -> None:
     with ThreadPoolExecutor(args.jobs) as pool:
         for future in [pool.submit(work, t) for t in tasks]:
             future.result()
-    lines = ["| method | " + " | ".join(val["grid"]) + f" | validation {val['metric']} | chosen |",
-             "|---|" + "---|" * len(val["grid"]) + "---:|---|"]
+    lines = [f"| method | grid point | validation {val['metric']} | chosen |", "|---|---|---:|---|"]
     for name, file in spec["runs"]:
         scores = []
-        for point in grid_points(val["grid"]):
+        for point in grid_points(method_grid(val, name)):
             path = out_of(file, point) / "results.json"
             if path.exists():
                 value = metric_values(json.loads(path.read_text()), [val["metric"]], "pretrained")[val["metric"]]
                 scores.append((value, point))
         best = max(scores, key=lambda s: s[0])[1] if scores else None
         for value, point in scores:
-            lines.append(f"| {name} | " + " | ".join(str(v) for v in point.values()) + f" | {value:.4f} | "
+            lines.append(f"| {name} | " + ", ".join(f"`{k}={v}`" for k, v in point.items()) + f" | {value:.4f} | "
                          + ("**yes**" if point == best else "") + " |")
     text = "\n\n".join([
         f"# Validation for the {suite} suite: hyper-parameters chosen on the training data alone",
@@ -305,7 +342,8 @@ def main() -> None:
         file, seed = task
         out = out_root / f"{Path(file).stem}_s{seed}"
         print(f"[quality] {file} seed {seed} ...", flush=True)
-        seconds = run_one(PIPELINES / file, seed, out, args.threads, seed == args.seeds[0], log)
+        baseline = seed == args.seeds[0] or spec.get("baseline_every_seed", False)
+        seconds = run_one(PIPELINES / file, seed, out, args.threads, baseline, log)
         if seconds:
             walls[(file, seed)] = seconds
             walls_path.write_text(json.dumps({f"{f}|{s}": v for (f, s), v in walls.items()}, indent=1))

@@ -24,6 +24,18 @@ def held_out_split(n: int, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
     return order[n_val:], order[:n_val]
 
 
+class Standardize(nn.Module):
+    """``(x - shift) / scale`` with fixed (not trained) statistics."""
+
+    def __init__(self, shift: Tensor, scale: Tensor):
+        super().__init__()
+        self.register_buffer("shift", shift.detach().clone())
+        self.register_buffer("scale", scale.detach().clone())
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x - self.shift) / self.scale
+
+
 class LinearProbe:
     """Logistic regression on frozen features (NAC paper section 4.1; ring paper section 5).
 
@@ -61,6 +73,13 @@ class LinearProbe:
             train transform augments the probe's training images (needs
             ``augment: true``); ``null``: the pipeline's views.
         seed: seed of the held-out split, the probe's init and its shuffling.
+        standardize: z-score every feature with the mean and standard deviation
+            of the training split's (unaugmented) features before the linear
+            layer, on every side alike, as a BatchNorm without affine
+            parameters in front of the classifier (He et al. 2022, MAE's
+            linear probe). Makes one learning rate grid fit encoders whose
+            features differ in scale (a random-init and a trained encoder,
+            say); ``False`` (the papers' protocol) feeds the raw features.
     """
 
     component_params = {"augment_views": "views"}
@@ -69,7 +88,8 @@ class LinearProbe:
     def __init__(self, layer: Literal["pooled", "prepool", "embedding"] = "pooled", epochs: int = 100,
                  lrs: list[float] = (0.01, 0.1, 1.0, 10.0), optimizer: Literal["sgd", "nesterov"] = "nesterov",
                  momentum: float = 0.9, weight_decay: float = 0.0, batch_size: int = 256, val_fraction: float = 0.1,
-                 augment: bool = False, augment_views: dict | None = None, seed: int = 0):
+                 augment: bool = False, augment_views: dict | None = None, seed: int = 0,
+                 standardize: bool = False):
         if epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {epochs}")
         if not lrs or any(lr <= 0 for lr in lrs):
@@ -85,19 +105,28 @@ class LinearProbe:
         self.layer, self.epochs, self.lrs = layer, epochs, [float(lr) for lr in lrs]
         self.optimizer, self.momentum, self.weight_decay = optimizer, momentum, weight_decay
         self.batch_size, self.val_fraction, self.augment, self.seed = batch_size, val_fraction, augment, seed
+        self.standardize = standardize
         self.device = "cpu"  # set from the context by run()
+        self.shift, self.scale = None, None  # the training features' statistics, set by run() with standardize
 
     def protocol(self) -> dict:
         return {"layer": self.layer, "epochs": self.epochs, "lrs": self.lrs, "optimizer": self.optimizer,
                 "momentum": self.momentum, "weight_decay": self.weight_decay, "batch_size": self.batch_size,
                 "val_fraction": self.val_fraction, "augment": self.augment,
                 "augment_views": (self.augment_views or "the pipeline's views") if self.augment else None, "seed": self.seed,
-                "lr_selection": "held-out part of the training split"}
+                "standardize": self.standardize, "lr_selection": "held-out part of the training split"}
 
-    def fit(self, batches, n_features: int, n_classes: int, lr: float) -> nn.Linear:
+    def classifier(self, n_features: int, n_classes: int) -> nn.Module:
+        """The linear layer, behind the fixed z-scoring of the training features when ``standardize``."""
+        linear = nn.Linear(n_features, n_classes)
+        if not self.standardize:
+            return linear.to(self.device)
+        return nn.Sequential(Standardize(self.shift, self.scale), linear).to(self.device)
+
+    def fit(self, batches, n_features: int, n_classes: int, lr: float) -> nn.Module:
         """Train a linear layer for ``self.epochs`` on ``batches(epoch)`` (an iterable of (x, y) per epoch)."""
         torch.manual_seed(self.seed)
-        model = nn.Linear(n_features, n_classes).to(self.device)
+        model = self.classifier(n_features, n_classes)
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=self.momentum,
                               nesterov=self.optimizer == "nesterov", weight_decay=self.weight_decay)
         for epoch in range(self.epochs):
@@ -149,7 +178,7 @@ class LinearProbe:
         return self._cached_batches(x[subset], y[subset])
 
     @staticmethod
-    def _score(model: nn.Linear, x: Tensor, y: Tensor) -> tuple[float, float]:
+    def _score(model: nn.Module, x: Tensor, y: Tensor) -> tuple[float, float]:
         with torch.no_grad():
             logits = model(x)
         return topk_accuracy(logits, y, 1), topk_accuracy(logits, y, 5)
@@ -162,6 +191,8 @@ class LinearProbe:
         source = {"dataset": dataset, "params": params, "views": views}
         self.device = ctx.device  # the probe is trained where the encoder is
         x, y = (t.to(ctx.device) for t in ctx.features("train", self.layer, **source))
+        if self.standardize:
+            self.shift, self.scale = x.mean(0), x.std(0).clamp_min(1e-6)
         n_classes = int(y.max()) + 1
         fit_idx, val_idx = (i.to(x.device) for i in held_out_split(len(y), self.val_fraction, self.seed))
         views = self.train_views(ctx, source) if self.augment else None

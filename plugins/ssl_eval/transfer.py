@@ -20,7 +20,7 @@ class Transfer:
         suite: a registered suite name (``ssl-core plugins`` lists them).
         suite_params: the suite's parameters (e.g. its data root).
         layer, epochs, lrs, optimizer, momentum, weight_decay, batch_size,
-            val_fraction, augment, seed: the linear probe's (``augment``
+            val_fraction, augment, seed, standardize: the linear probe's (``augment``
             trains on the task views' ``train`` side, e.g. masking for speech).
     """
 
@@ -28,11 +28,11 @@ class Transfer:
                  layer: Literal["pooled", "prepool", "embedding"] = "prepool", epochs: int = 100,
                  lrs: list[float] = (0.01,), optimizer: Literal["sgd", "nesterov"] = "sgd", momentum: float = 0.9,
                  weight_decay: float = 0.0, batch_size: int = 256, val_fraction: float = 0.1, augment: bool = False,
-                 seed: int = 0):
+                 seed: int = 0, standardize: bool = False):
         self.suite, self.suite_params = suite, dict(suite_params or {})
         self.probe = LinearProbe(layer=layer, epochs=epochs, lrs=lrs, optimizer=optimizer, momentum=momentum,
                                  weight_decay=weight_decay, batch_size=batch_size, val_fraction=val_fraction,
-                                 augment=augment, seed=seed)
+                                 augment=augment, seed=seed, standardize=standardize)
 
     def evaluate(self, ctx: EvalContext) -> dict:
         tasks = ctx.registry.build("suite", self.suite, self.suite_params)

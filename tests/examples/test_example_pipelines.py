@@ -62,7 +62,8 @@ def pipeline_name(values: dict) -> str:
     multiplier (``smallcnn<width>``: its channels); ``N`` processes x ``B``
     per process, the learning-rate schedule (``coslr``, ``steplr``,
     ``constlr``) and the epochs; data: the dataset (``cifar10jpg-<n>pc`` for
-    n images per class of the CIFAR-10 JPEG tree, ``librispeech-mini``),
+    n images per class of the CIFAR-10 JPEG tree, ``librispeech-mini``,
+    ``-<s>s`` for crops of s seconds other than the paper's),
     ``-hashing`` for the retrieval protocol's subset.
     """
     objective = values["objective"]
@@ -89,7 +90,7 @@ def pipeline_name(values: dict) -> str:
     if dataset == "image_folder" and "cifar10-jpg" in root:
         dataset = "cifar10jpg" + (f"-{params['per_class']}pc" if params.get("per_class") else "")
     if dataset == "librispeech" and "mini" in root:
-        dataset = "librispeech-mini"
+        dataset = "librispeech-mini" + (f"-{params['num_samples'] / 16000:g}s" if params.get("num_samples") else "")
     return f"{method}_{backbone}_{processes}xb{train['batch_size']}-{schedule}-{train['epochs']}e_{dataset}{suffix}"
 
 
@@ -120,7 +121,8 @@ def test_pipeline_validates(path: Path):
         assert values["train"]["schedule"]["name"] == "step" or values["modality"] == "speech"
         assert _local_data(values) is None
     select = values["objective"]["negatives"]["select"]
-    assert (select is not None) == ("ring" in path.stem.split("_")[0] or "iball" in path.stem.split("_")[0])
+    method = path.stem.split("_")[0]
+    assert (select is not None) == ("ring" in method or "ball" in method)
 
 
 @pytest.fixture(scope="module")

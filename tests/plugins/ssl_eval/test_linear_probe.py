@@ -48,3 +48,35 @@ def test_cached_and_recomputed_features_give_the_same_accuracy(tmp_path):
     assert cached["metrics"] == recomputed["metrics"]
     assert cached["protocol"]["chosen_lr"] == recomputed["protocol"]["chosen_lr"]
     assert recomputed["protocol"]["augment"] is True
+
+
+def _scaled_features(monkeypatch, factor: float, shift: float = 0.0):
+    """Every feature the probe reads, multiplied by ``factor`` and moved by ``shift`` (as another encoder's scale)."""
+    features = EvalContext.features
+    monkeypatch.setattr(EvalContext, "features",
+                        lambda self, *a, **k: (lambda x, y: (x * factor + shift, y))(*features(self, *a, **k)))
+
+
+def test_standardize_equals_the_probe_on_hand_z_scored_features(tmp_path, monkeypatch):
+    ctx = blobs_context(tmp_path)
+    x, _ = ctx.features("train", "pooled")
+    mean, std = x.mean(0), x.std(0)
+    standardized = LinearProbe(epochs=10, lrs=[0.1], standardize=True).evaluate(ctx)
+    features = EvalContext.features
+    monkeypatch.setattr(EvalContext, "features",
+                        lambda self, *a, **k: (lambda f, y: ((f - mean) / std, y))(*features(self, *a, **k)))
+    by_hand = LinearProbe(epochs=10, lrs=[0.1]).evaluate(blobs_context(tmp_path))
+    assert standardized["metrics"] == pytest.approx(by_hand["metrics"], abs=1e-6)
+    assert standardized["protocol"]["standardize"] is True and by_hand["protocol"]["standardize"] is False
+
+
+def test_standardize_makes_the_probe_blind_to_the_features_scale(tmp_path, monkeypatch):
+    plain = LinearProbe(epochs=10, lrs=[0.01, 0.1], standardize=True).evaluate(blobs_context(tmp_path))
+    raw = LinearProbe(epochs=10, lrs=[0.01, 0.1]).evaluate(blobs_context(tmp_path))
+    _scaled_features(monkeypatch, 1e4, shift=50.0)
+    scaled = LinearProbe(epochs=10, lrs=[0.01, 0.1], standardize=True).evaluate(blobs_context(tmp_path))
+    raw_scaled = LinearProbe(epochs=10, lrs=[0.01, 0.1]).evaluate(blobs_context(tmp_path))
+    assert scaled["metrics"]["top1"] == pytest.approx(plain["metrics"]["top1"], abs=0.02)
+    assert scaled["protocol"]["chosen_lr"] == plain["protocol"]["chosen_lr"]
+    # without it the same lr grid no longer fits (the control: the test can fail)
+    assert raw_scaled["metrics"]["top1"] < raw["metrics"]["top1"] - 0.1
