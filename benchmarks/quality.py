@@ -109,7 +109,8 @@ SUITES = {
             "evaluate": "[{name: hash_retrieval, params: {protocol: per_class, pool_splits: [train], "
                         "queries_per_class: 30, train_per_class: 0, seed: 1, plot: false}}]",
             "metric": "hash_retrieval/map_at_all",
-            "grids": {"NAC": {"objective.params.p": [0.1, 0.4], "objective.params.scale_by_sqrt_dim": [False, True]},
+            "grids": {"NAC": {"objective.params.p": [0.1, 0.4], "objective.params.scale_by_sqrt_dim": [False, True],
+                              "objective.params.mask_self_partner": [False, True]},
                       "SimCLR": {"objective.params.temperature": [0.5, 0.2]}},
         },
     },

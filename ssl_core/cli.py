@@ -12,11 +12,50 @@ from ssl_core.errors import SslCoreError
 
 
 def _cmd_run(args) -> int:
+    """Train and evaluate one pipeline; given several, each in turn, then one comparison table of them all."""
+    from pathlib import Path
+
+    pipelines, overrides = split_pipelines(args.pipeline, args.overrides)
+    run_dirs = []
+    for pipeline in pipelines:
+        code, run_dir = _run_pipeline(pipeline, overrides, args.resume)
+        if code or run_dir is None:
+            return code
+        run_dirs.append(run_dir)
+    if len(run_dirs) > 1 and all((Path(d) / "results.json").exists() for d in run_dirs):
+        from ssl_core.compare import default_out, to_markdown, write_comparison
+
+        out = default_out(run_dirs)
+        print(to_markdown(write_comparison(run_dirs, out)))
+        print(f"[ssl-core] comparison of {len(run_dirs)} runs written: {out}/comparison.md, comparison.csv, "
+              "comparison.png")
+    return 0
+
+
+def split_pipelines(first: str, rest: list[str]) -> tuple[list[str], list[str]]:
+    """``run A.yaml [B.yaml ...] [key=value ...]``: the pipeline files, then the overrides (applied to each)."""
+    pipelines, overrides = [first], []
+    for item in rest:
+        if "=" in item:
+            overrides.append(item)
+        elif not item.endswith((".yaml", ".yml")):
+            raise ValueError(f"'{item}' is neither a pipeline file (.yaml) nor a key=value override, "
+                             f"e.g. train.epochs=5")
+        elif overrides:
+            raise ValueError(f"'{item}' follows the overrides: give every pipeline file first, then the "
+                             f"key=value overrides (which apply to each pipeline)")
+        else:
+            pipelines.append(item)
+    return pipelines, overrides
+
+
+def _run_pipeline(pipeline: str, overrides: list[str], resume: bool):
+    """Train and evaluate one pipeline: (exit code, run folder or ``None`` on a non-zero DDP rank)."""
     import ssl_core
     from ssl_core.config import load_config
 
     registry = ssl_core.registry()
-    config = load_config(args.pipeline, args.overrides, registry)  # before Lightning is imported: errors come fast
+    config = load_config(pipeline, overrides, registry)  # before Lightning is imported: errors come fast
     from ssl_core.harness import evaluate_run
     from ssl_core.run import MODEL_FILE, run_dir_of, train
     from ssl_core.preemption import requeue_on_sigusr1
@@ -24,18 +63,18 @@ def _cmd_run(args) -> int:
 
     # training and evaluation with no other process in between; under SLURM, SIGUSR1 requeues throughout
     with hold_run_folder(run_dir_of(config)), requeue_on_sigusr1("the run"):
-        run_dir = train(config, registry, resume=args.resume)
+        run_dir = train(config, registry, resume=resume)
         if run_dir is None:  # a non-zero DDP rank: rank 0 evaluates
-            return 0
+            return 0, None
         if not (run_dir / MODEL_FILE).exists():
-            print(f"[ssl-core] training stopped early; continue with: ssl-core run {args.pipeline} "
-                  f"{' '.join(args.overrides)} --resume".replace("  ", " "))
-            return 1
+            print(f"[ssl-core] training stopped early; continue with: ssl-core run {pipeline} "
+                  f"{' '.join(overrides)} --resume".replace("  ", " "))
+            return 1, run_dir
         if config.values["evaluate"]:
             evaluate_run(run_dir, registry)
             print((run_dir / "results.md").read_text())
     print(f"[ssl-core] run folder: {run_dir}")
-    return 0
+    return 0, run_dir
 
 
 def _cmd_validate(args) -> int:
@@ -207,8 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="train a pipeline, then run its evaluators",
                          description="Train PIPELINE.yaml into its run folder, then evaluate it. "
                                      "Overrides: dotted key=value pairs, e.g. train.epochs=5 output=runs/try.")
-    run.add_argument("pipeline", help="the pipeline file (YAML)")
-    run.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.epochs=5")
+    run.add_argument("pipeline", help="the pipeline file (YAML); more files may follow, each run in turn and "
+                                      "compared in one table at the end")
+    run.add_argument("overrides", nargs="*", help="more pipeline files, then key=value overrides applied to each, "
+                                                  "e.g. train.epochs=5")
     run.add_argument("--resume", action="store_true", help="continue the run from its last checkpoint")
     run.set_defaults(func=_cmd_run)
     val = sub.add_parser("validate", help="every check run makes (file, run folder, built pipeline), nothing trained",
