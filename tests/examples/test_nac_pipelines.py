@@ -36,6 +36,7 @@ TINY = {
     "nac-p0.4_resnet18-w0.25_1xb256-coslr-15e_cifar10jpg-hashing": ("cifar10-jpg", SMALL),
     "nac_resnet18_1xb128-coslr-200e_librispeech": ("librispeech-mini", SMALL),
     "nac_resnet18-w0.25_1xb32-coslr-8e_librispeech-mini": ("librispeech-mini", SMALL),
+    "nac_resnet18-w0.25_1xb32-coslr-40e_librispeech-mini-1s": ("librispeech-mini", SMALL),
 }
 
 
@@ -80,11 +81,24 @@ def test_digits_nac_is_the_quick_start(registry):
     assert [e["name"] for e in v["evaluate"]] == ["linear_probe", "knn", "hash_retrieval"]
     assert v["eval_options"]["random_init_baseline"] is True
     readme = (ROOT / "README.md").read_text().split("## Quick start", 1)[1].split("\n## ", 1)[0]
-    assert "ssl-core run examples/pipelines/nac_smallcnn32_1xb128-coslr-12e_digits.yaml" in readme
+    assert ("ssl-core run examples/pipelines/nac_smallcnn32_1xb128-coslr-12e_digits.yaml "
+            "examples/pipelines/simclr_smallcnn32_1xb128-coslr-12e_digits.yaml") in readme
+
+
+def test_the_quick_start_compares_nac_with_simclr_at_the_same_budget(registry):
+    """The two quick-start pipelines differ only in the objective: same data, views, encoder, training, evaluators."""
+    nac = load_config(PIPELINES / "nac_smallcnn32_1xb128-coslr-12e_digits.yaml", registry=registry).values
+    simclr = load_config(PIPELINES / "simclr_smallcnn32_1xb128-coslr-12e_digits.yaml", registry=registry).values
+    for key in ("seed", "modality", "data", "views", "encoder", "train", "evaluate", "eval_options"):
+        assert nac[key] == simclr[key], key
+    assert nac["objective"]["name"] == "nac" and simclr["objective"]["name"] == "simclr"
+    assert nac["objective"]["params"]["out_dim"] == simclr["objective"]["params"]["out_dim"] == 128  # 128-bit codes
 
 
 @pytest.mark.parametrize("nac, ir", [("nac_resnet18_1xb128-coslr-200e_librispeech", "ir_resnet18_1xb128-constlr-200e_librispeech"),
-                                     ("nac_resnet18-w0.25_1xb32-coslr-8e_librispeech-mini", "ir_resnet18-w0.25_1xb32-constlr-8e_librispeech-mini")])
+                                     ("nac_resnet18-w0.25_1xb32-coslr-8e_librispeech-mini", "ir_resnet18-w0.25_1xb32-constlr-8e_librispeech-mini"),
+                                     ("nac_resnet18-w0.25_1xb32-coslr-40e_librispeech-mini-1s",
+                                      "ir_resnet18-w0.25_1xb32-constlr-40e_librispeech-mini-1s")])
 def test_speech_nac_shares_the_ir_protocol(nac, ir, registry):
     """The speech NAC files differ from their IR counterparts only in the objective and its optimisation."""
     v = load_config(PIPELINES / f"{nac}.yaml", registry=registry).values
