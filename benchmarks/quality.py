@@ -5,24 +5,33 @@ with only ``seed`` and ``output`` overridden), so anyone can reproduce one
 row with the pipeline file alone. Suites:
 
 - ``ring`` (CNCE paper, Tables 1 and 2): IR vs IRing, MoCo vs MoCoRing, and
-  IRing without annealing and with l = 0 (IBall), on the CIFAR-10 JPEGs
-  (``examples/pipelines/*_cifar10jpg-300pc.yaml``); linear probe and kNN top-1.
-- ``ring_digits``: the same six on scikit-learn's 8x8 digits with a small CNN
-  (``examples/pipelines/*_digits.yaml``), where every method learns within a
-  minute of CPU, so that several seeds fit a CPU budget.
-- ``speech`` (CNCE paper, Table 6a): IR vs IRing pretrained on LibriSpeech-mini,
-  transferred to FSDD digit / speaker and Speech Commands mini.
+  MoCoRing without annealing and with l = 0 (MoCoBall), on 2,000 CIFAR-10
+  JPEGs for 20 epochs, probed on the full test split
+  (``examples/pipelines/*_cifar10jpg-200pc.yaml``); linear probe and kNN top-1.
+  The ablations are on MoCoRing because IR collapses at this budget.
+- ``ring_digits``: IR, IRing, MoCo, MoCoRing, IRing without annealing, IBall on
+  scikit-learn's 8x8 digits with a small CNN (``examples/pipelines/*_digits.yaml``).
+- ``speech`` (CNCE paper, Table 6a): IR, IRing and NAC pretrained on
+  LibriSpeech-mini with one-second crops, transferred to FSDD digit / speaker
+  and Speech Commands mini; each run also evaluates its own random-init encoder.
 - ``hashing`` (NAC paper, Table 3): NAC (p = 0.4) against SimCLR and MoCo sign
   codes, 128 bits, CIFAR-10 retrieval protocol; mAP@all.
+- ``hashing_digits``: the quick start's NAC and SimCLR at the same budget on
+  the digits.
+
+``--validate`` runs a suite's grid (one per method where they differ) on its
+validation protocol, drawn from the training split alone, and writes
+``quality_<suite>_validation.md``; the chosen values go into the pipelines.
 
 Runs are independent subprocesses, ``--jobs`` at a time, each with
 ``--threads`` torch threads; a finished run (``results.json`` present) is
 not run again, so an interrupted benchmark continues where it stopped.
 The table (mean, sample standard deviation and every seed's value; the
-random-initialised encoder of the first run that evaluated one as a reference) is printed and written
-to ``benchmarks/results/quality_<suite>.md``. No hyper-parameter was chosen
-on the test split: the pipelines keep the papers' recipes, shrunk in data,
-width and epochs.
+random-initialised encoder of the first run that evaluated one as a reference) and the paired
+differences per seed (``pairs``; ``random init`` as the baseline means each run's own starting weights)
+are printed and written to ``benchmarks/results/quality_<suite>.md``. No hyper-parameter was chosen
+on the test split: the pipelines keep the papers' recipes, shrunk in data, width and epochs, or
+take what ``--validate`` chose on training data.
 
 Run from the project's root: ``python benchmarks/quality.py --suite ring``.
 """
