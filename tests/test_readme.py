@@ -26,6 +26,6 @@ def test_ci_runs_the_readme_test_command():
     assert test_command in ci
 
 
-def test_quick_start_pipeline_exists():
-    pipeline = quick_start_commands()[0].split("ssl-core run ", 1)[1].split()[0]
-    assert (ROOT / pipeline).is_file()
+def test_quick_start_pipelines_exist():
+    pipelines = [w for w in quick_start_commands()[0].split("ssl-core run ", 1)[1].split() if w.endswith(".yaml")]
+    assert pipelines and all((ROOT / p).is_file() for p in pipelines), pipelines
