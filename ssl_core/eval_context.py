@@ -80,6 +80,8 @@ class EvalContext:
     num_workers: int = 0
     device: Any = "cpu"
     """Where the encoder is and evaluators compute (a ``torch.device`` or its name); features are cached on the CPU."""
+    encoder_label: str = "pretrained"
+    """Which encoder this is (``"pretrained"``, ``"random init"``): evaluators name their own files after it."""
     _cache: dict = field(default_factory=dict, repr=False)
 
     def with_data(self, dataset: str, params: dict) -> "EvalContext":

@@ -82,7 +82,8 @@ def run_evaluators(pipeline: Pipeline, label: str, progress=print, device=None, 
                       dataset=config.values["data"]["dataset"], dataset_params=config.values["data"]["params"],
                       views=pipeline.views, run_dir=Path(out_dir or config.values["output"]), objective=freeze(pipeline.objective),
                       seed=config.values["seed"], batch_size=options["batch_size"],
-                      num_workers=eval_workers(options["num_workers"], device), device=device)
+                      num_workers=eval_workers(options["num_workers"], device), device=device,
+                      encoder_label=label)
     records = []
     seed_everything(config.values["seed"])  # the same start whatever ran before
     for i, spec in enumerate(config.values["evaluate"]):

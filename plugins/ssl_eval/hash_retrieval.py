@@ -19,6 +19,15 @@ Protocols (``protocol``):
   test and train as in the paper's sentence "the hash code table is populated
   using the training images and the test images are used as queries").
 
+The precision-recall curve goes to ``hash_retrieval_pr.json`` in the run
+folder for the pretrained encoder and to ``hash_retrieval_pr_<encoder>.json``
+for any other (``hash_retrieval_pr_random_init.json`` for the random-init
+baseline), so the baseline never overwrites the trained curve. The plot
+``hash_retrieval_pr.png`` is redrawn after each of them with every curve of
+the folder that has the same setting (dataset, protocol, seed, sizes, bits),
+the pretrained one first, each labelled with its mAP@all. The encoder's name is
+the context's ``encoder_label``.
+
 Every split is drawn with ``numpy.random.default_rng(seed)`` (the reference
 code's split was unseeded). Codes are ``sign`` of the objective's ``embed``
 (``ctx.features(split, layer="embedding")``), so SimCLR or MoCo codes are
@@ -30,14 +39,57 @@ database index (see :mod:`ssl_eval.mean_average_precision`).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
 
+from ssl_core.atomic_write import atomic_write_text
 from ssl_eval.mean_average_precision import hamming_ranking
-from ssl_eval.precision_recall import plot_precision_recall, precision_recall_by_radius
+from ssl_eval.precision_recall import PrecisionRecallCurve, plot_precision_recall, precision_recall_by_radius
+
+PRETRAINED = "pretrained"
+"""The harness's name of the trained encoder (``ssl_core.harness.PRETRAINED``)."""
+CURVE_STEM = "hash_retrieval_pr"
+SETTING_KEYS = ("protocol", "dataset", "dataset_params", "seed", "num_queries", "num_database", "code_bits",
+                "pool_splits", "query_split", "database_split")
+"""What two curves must share to be drawn in one plot."""
+
+
+def curve_file(run_dir: str | Path, encoder: str) -> Path:
+    """The curve JSON of ``encoder``: ``hash_retrieval_pr.json`` (pretrained) or ``hash_retrieval_pr_<encoder>.json``.
+
+    Args:
+        run_dir: the folder the evaluator writes to.
+        encoder: the encoder's name, e.g. ``"random init"`` (-> ``hash_retrieval_pr_random_init.json``).
+    """
+    if encoder == PRETRAINED:
+        return Path(run_dir) / f"{CURVE_STEM}.json"
+    return Path(run_dir) / f"{CURVE_STEM}_{re.sub(r'[^A-Za-z0-9]+', '_', encoder).strip('_')}.json"
+
+
+def matching_curves(run_dir: str | Path, setting: dict) -> tuple[dict[str, PrecisionRecallCurve], dict[str, float]]:
+    """The curves of ``run_dir`` written with ``setting``, by encoder (pretrained first), and their mAP@all.
+
+    Curve files of another setting (an earlier evaluation of other data or
+    parameters), or without one (written before curves named their encoder),
+    are left out.
+    """
+    curves, maps = {}, {}
+    for path in sorted(Path(run_dir).glob(f"{CURVE_STEM}*.json")):
+        try:
+            saved = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(saved, dict) or saved.get("setting") != setting or "encoder" not in saved:
+            continue
+        name = saved["encoder"]
+        curves[name] = PrecisionRecallCurve(*(np.asarray(saved[k]) for k in ("radius", "precision", "recall")))
+        maps[name] = float(saved["map_at_all"])
+    order = sorted(curves, key=lambda name: (name != PRETRAINED, name))
+    return {name: curves[name] for name in order}, maps
 
 
 def retrieval_split(labels, queries_per_class: int = 1000, train_per_class: int = 500,
@@ -96,8 +148,9 @@ class HashRetrieval:
         database_split: the split of the database (splits).
         R: cut-off of mAP@R, or ``None`` for mAP@all only.
         seed: seed of the split.
-        plot: write the precision-recall curve PNG into the run folder (its
-            numbers always go to ``hash_retrieval_pr.json`` there).
+        plot: write the precision-recall curve PNG ``hash_retrieval_pr.png`` into the run folder, with
+            the curves of the other encoders evaluated there (its numbers always go to
+            ``hash_retrieval_pr.json``, or ``hash_retrieval_pr_<encoder>.json``, there).
     """
 
     def __init__(self, protocol: Literal["per_class", "random", "splits"] = "per_class", queries_per_class: int = 1000,
@@ -169,12 +222,16 @@ class HashRetrieval:
             **split,
         }
         run_dir = Path(ctx.run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        curve_path = run_dir / "hash_retrieval_pr.json"
-        curve_path.write_text(json.dumps(curve.as_dict()))
+        encoder = ctx.encoder_label
+        # the JSON round trip makes the setting compare equal to the one read back from a file
+        setting = json.loads(json.dumps({k: protocol.get(k) for k in SETTING_KEYS}, default=str))
+        curve_path = curve_file(run_dir, encoder)
+        atomic_write_text(curve_path, json.dumps({"encoder": encoder, "map_at_all": ranking.map_at_all,
+                                                  "setting": setting, **curve.as_dict()}))
         protocol["pr_curve_json"] = str(curve_path)
         if self.plot:
-            path = plot_precision_recall(curve, run_dir / "hash_retrieval_pr.png",
-                                         f"{ctx.dataset} {q.shape[1]} bits")
+            curves, maps = matching_curves(run_dir, setting)
+            path = plot_precision_recall(curves, run_dir / f"{CURVE_STEM}.png", f"{ctx.dataset} {q.shape[1]} bits",
+                                         map_at_all=maps)
             protocol["pr_curve_png"] = str(path)
         return {"metrics": metrics, "protocol": protocol, "outcomes": ["pr_curve_json", "pr_curve_png"]}

@@ -11,10 +11,13 @@ counts of :class:`ssl_eval.mean_average_precision.HammingRanking` in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from ssl_core.atomic_write import atomic_savefig
 
 
 @dataclass
@@ -39,22 +42,49 @@ def precision_recall_by_radius(hist: np.ndarray, rel_hist: np.ndarray) -> Precis
     return PrecisionRecallCurve(np.arange(hist.shape[1]), precision.mean(axis=0), recall.mean(axis=0))
 
 
-def plot_precision_recall(curve: PrecisionRecallCurve, path: str | Path, title: str = "Hamming ranking") -> Path:
-    """Write a PNG: precision against recall (left), both against the radius (right)."""
+def precision_recall_figure(curves: PrecisionRecallCurve | Mapping[str, PrecisionRecallCurve],
+                            title: str = "Hamming ranking", map_at_all: Mapping[str, float] | None = None):
+    """The figure: precision against recall (left), both against the radius (right).
+
+    Args:
+        curves: one curve, or curves by name (e.g. ``{"pretrained": ..., "random init": ...}``), drawn in
+            that order, each in its own colour.
+        title: the left panel's title starts with it.
+        map_at_all: mAP@all by curve name; a named curve's legend label then reads
+            ``"pretrained (mAP@all 0.484)"``.
+
+    Returns:
+        A ``matplotlib.figure.Figure`` (not attached to pyplot).
+    """
     from matplotlib.figure import Figure  # no pyplot: renders with Agg, touches no global backend
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    named = isinstance(curves, Mapping)
+    curves = curves if named else {"": curves}
+    map_at_all = map_at_all or {}
     fig = Figure(figsize=(10, 4))
     left, right = fig.subplots(1, 2)
-    left.plot(curve.recall, curve.precision, marker=".")
+    for i, (name, curve) in enumerate(curves.items()):
+        colour = f"C{i}"
+        label = f"{name} (mAP@all {map_at_all[name]:.3f})" if name in map_at_all else name
+        left.plot(curve.recall, curve.precision, marker=".", color=colour, label=label or None)
+        if named:
+            right.plot(curve.radius, curve.precision, color=colour, label=f"{name} precision")
+            right.plot(curve.radius, curve.recall, color=colour, linestyle="--", label=f"{name} recall")
+        else:
+            right.plot(curve.radius, curve.precision, label="precision")
+            right.plot(curve.radius, curve.recall, label="recall")
     left.set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02), title=f"{title}: PR by radius")
-    right.plot(curve.radius, curve.precision, label="precision")
-    right.plot(curve.radius, curve.recall, label="recall")
+    if named:
+        left.legend()
     right.set(xlabel="Hamming radius", ylim=(0, 1.02), title="within radius")
     right.legend()
     for ax in (left, right):
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    return path
+    return fig
+
+
+def plot_precision_recall(curves: PrecisionRecallCurve | Mapping[str, PrecisionRecallCurve], path: str | Path,
+                          title: str = "Hamming ranking", map_at_all: Mapping[str, float] | None = None) -> Path:
+    """Write the PNG of :func:`precision_recall_figure` to ``path`` atomically (same arguments)."""
+    return atomic_savefig(precision_recall_figure(curves, title, map_at_all), path, dpi=100)

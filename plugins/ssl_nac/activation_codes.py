@@ -10,12 +10,15 @@ with zeros when D is not a multiple of 8.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor, nn
+
+from ssl_core.atomic_write import atomic_write_bytes
 
 BITORDER = "big"
 
@@ -83,13 +86,16 @@ def compute_codes(objective: nn.Module, loader, device: str | torch.device = "cp
 
 
 def save_codes(codes: ActivationCodes, path: str | Path) -> Path:
-    """Write ``codes`` to an ``.npz`` (keys: codes, num_bits, indices, labels, bitorder)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as f:
-        np.savez_compressed(f, codes=codes.packed, num_bits=np.int64(codes.num_bits), indices=codes.indices,
-                            labels=codes.labels, bitorder=np.array(BITORDER))
-    return path
+    """Write ``codes`` to an ``.npz`` atomically (keys: codes, num_bits, indices, labels, bitorder).
+
+    The archive is built in memory, then written as one file (see
+    :func:`ssl_core.atomic_write.atomic_write_bytes`): a failed write leaves the
+    previous file, if any, under ``path``.
+    """
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, codes=codes.packed, num_bits=np.int64(codes.num_bits), indices=codes.indices,
+                        labels=codes.labels, bitorder=np.array(BITORDER))
+    return atomic_write_bytes(path, buffer.getvalue())
 
 
 def export_codes(objective: nn.Module, loader, path: str | Path, device: str | torch.device = "cpu") -> ActivationCodes:

@@ -36,3 +36,21 @@ def test_freeze_and_sha256(tmp_path):
     path = tmp_path / "f.bin"
     path.write_bytes(b"x" * 3_000_000)
     assert sha256(path) == hashlib.sha256(b"x" * 3_000_000).hexdigest()
+
+
+def test_each_encoder_evaluated_is_named_to_the_evaluators(tmp_path):
+    """The harness tells evaluators which encoder they see: the random-init pass writes its own curve file."""
+    import json
+
+    from ssl_core.cli import main
+
+    from pipeline_helpers import tiny_pipeline
+
+    extra = ("\nevaluate:\n  - name: hash_retrieval\n    params: {protocol: splits, query_split: test, "
+             "database_split: train, plot: false}\neval_options: {random_init_baseline: true}\n")
+    assert main(["run", str(tiny_pipeline(tmp_path, extra=extra)), "train.max_steps=1"]) == 0
+    records = json.loads((tmp_path / "run" / "results.json").read_text())["evaluations"]
+    files = {r["encoder"]: r["protocol"]["pr_curve_json"] for r in records}
+    assert set(files) == {"pretrained", "random init"} and len(set(files.values())) == 2
+    for encoder, path in files.items():
+        assert json.loads(open(path).read())["encoder"] == encoder

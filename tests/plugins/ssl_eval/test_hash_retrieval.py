@@ -1,4 +1,4 @@
-"""The hash retrieval evaluator: seeded splits, codes from embed(), metrics, protocol, PR curve PNG."""
+"""The hash retrieval evaluator: seeded splits, codes from embed(), metrics, protocol, PR curve files and PNG."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import pytest
 import torch
 from torch import nn
 
+import ssl_eval.precision_recall
+from faults import inject
+from ssl_core.atomic_write import DiskFullError
 from ssl_core.eval_context import EvalContext
 from ssl_eval.hash_retrieval import HashRetrieval, random_retrieval_split, retrieval_split
 from ssl_eval.mean_average_precision import hamming_ranking
@@ -57,9 +60,23 @@ class Views:
         return x
 
 
-def make_ctx(tmp_path, splits):
-    return EvalContext(encoder=Identity(), registry=StubRegistry(splits), dataset="toy", dataset_params={},
-                       views=Views(), run_dir=tmp_path, objective=EmbedIsInput(), batch_size=16)
+class EmbedIsProjection(nn.Module):
+    """An objective whose embedding is a fixed random projection of its input: other codes, another mAP."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.randn(8, 8, generator=torch.Generator().manual_seed(7))
+
+    def embed(self, x):
+        return x @ self.weight
+
+
+def make_ctx(tmp_path, splits, objective=None, encoder_label=None):
+    ctx = EvalContext(encoder=Identity(), registry=StubRegistry(splits), dataset="toy", dataset_params={},
+                      views=Views(), run_dir=tmp_path, objective=objective or EmbedIsInput(), batch_size=16)
+    if encoder_label is not None:  # the harness's name of the encoder evaluated ("pretrained", "random init")
+        ctx.encoder_label = encoder_label
+    return ctx
 
 
 def toy_splits(multi=False, seed=0):
@@ -130,3 +147,69 @@ def test_param_validation():
         HashRetrieval(R=0)
     with pytest.raises(ValueError, match="protocol"):
         HashRetrieval(protocol="nope")
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figures the precision-recall plot saves, in order."""
+    figures, save = [], ssl_eval.precision_recall.atomic_savefig
+
+    def record(fig, path, **kwargs):
+        figures.append(fig)
+        return save(fig, path, **kwargs)
+
+    monkeypatch.setattr(ssl_eval.precision_recall, "atomic_savefig", record)
+    return figures
+
+
+def legend(fig) -> list[str]:
+    return [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+
+
+def evaluate_as(tmp_path, splits, label, objective, **params):
+    """One record as the harness writes it to results.json for the encoder ``label``."""
+    outcome = HashRetrieval(queries_per_class=2, train_per_class=3, **params).evaluate(
+        make_ctx(tmp_path, splits, objective, label))
+    return {"encoder": label, "metrics": outcome["metrics"], "protocol": outcome["protocol"]}
+
+
+def test_random_init_writes_its_own_curve_and_the_plot_shows_both(tmp_path, drawn):
+    splits = toy_splits()
+    records = [evaluate_as(tmp_path, splits, "pretrained", EmbedIsInput()),
+               evaluate_as(tmp_path, splits, "random init", EmbedIsProjection())]
+    pretrained, random_init = (r["protocol"]["pr_curve_json"] for r in records)
+    assert pretrained == str(tmp_path / "hash_retrieval_pr.json")
+    assert random_init == str(tmp_path / "hash_retrieval_pr_random_init.json")
+    saved = [json.loads(open(path).read()) for path in (pretrained, random_init)]
+    assert saved[0] != saved[1] and saved[0]["precision"] != saved[1]["precision"]
+    maps = [r["metrics"]["map_at_all"] for r in records]
+    assert maps[0] != pytest.approx(maps[1], abs=1e-3)
+    for record, curve in zip(records, saved):
+        assert curve["encoder"] == record["encoder"] and curve["map_at_all"] == record["metrics"]["map_at_all"]
+        assert record["protocol"]["pr_curve_png"] == str(tmp_path / "hash_retrieval_pr.png")
+    assert legend(drawn[0]) == [f"pretrained (mAP@all {maps[0]:.3f})"]
+    assert legend(drawn[-1]) == [f"pretrained (mAP@all {maps[0]:.3f})", f"random init (mAP@all {maps[1]:.3f})"]
+    assert (tmp_path / "hash_retrieval_pr.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_plot_order_and_curves_of_another_setting(tmp_path, drawn):
+    splits = toy_splits()
+    first = evaluate_as(tmp_path, splits, "random init", EmbedIsProjection())
+    second = evaluate_as(tmp_path, splits, "pretrained", EmbedIsInput())
+    maps = [second["metrics"]["map_at_all"], first["metrics"]["map_at_all"]]
+    assert legend(drawn[-1]) == [f"pretrained (mAP@all {maps[0]:.3f})", f"random init (mAP@all {maps[1]:.3f})"]
+    again = evaluate_as(tmp_path, splits, "pretrained", EmbedIsInput(), seed=4)  # another split: the baseline is stale
+    assert legend(drawn[-1]) == [f"pretrained (mAP@all {again['metrics']['map_at_all']:.3f})"]
+    assert (tmp_path / "hash_retrieval_pr_random_init.json").exists()  # left in place, only not drawn
+
+
+def test_a_failed_curve_write_keeps_the_previous_file(tmp_path, monkeypatch):
+    splits = toy_splits()
+    evaluate_as(tmp_path, splits, "pretrained", EmbedIsInput(), plot=False)
+    before = (tmp_path / "hash_retrieval_pr.json").read_bytes()
+    counts = inject("hash_retrieval_pr.json", "full", budget=10, monkeypatch=monkeypatch)
+    with pytest.raises(DiskFullError, match="hash_retrieval_pr.json"):
+        evaluate_as(tmp_path, splits, "pretrained", EmbedIsProjection(), plot=False)
+    assert counts["seen"] == 1
+    assert (tmp_path / "hash_retrieval_pr.json").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hash_retrieval_pr.json"]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from faults import inject
+from ssl_core.atomic_write import DiskFullError
 from ssl_nac.activation_codes import code_bits, export_codes, load_codes, pack_codes, unpack_codes
 from ssl_nac.nac import NAC
 
@@ -48,3 +51,17 @@ def test_indices_from_the_loader_and_multi_hot_labels(tmp_path, tiny_encoder):
     assert loaded.indices.tolist() == [40, 41, 7, 8, 9]
     assert loaded.labels.shape == (5, 3)
     assert codes.num_bits == 8
+
+
+def test_a_failed_write_keeps_the_previous_codes(tmp_path, tiny_encoder, monkeypatch):
+    obj = NAC(encoder=tiny_encoder, out_dim=12)
+    x = torch.randn(10, 4)
+    loader = DataLoader(TensorDataset(x, torch.arange(10) % 3), batch_size=4)
+    first = export_codes(obj, loader, tmp_path / "c.npz")
+    before = (tmp_path / "c.npz").read_bytes()
+    counts = inject("c.npz", "full", budget=50, monkeypatch=monkeypatch)
+    with pytest.raises(DiskFullError, match="c.npz"):
+        export_codes(obj, DataLoader(TensorDataset(-x, torch.arange(10) % 3), batch_size=4), tmp_path / "c.npz")
+    assert counts["seen"] == 1
+    assert (tmp_path / "c.npz").read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["c.npz"]
+    assert np.array_equal(load_codes(tmp_path / "c.npz").packed, first.packed)
