@@ -128,7 +128,8 @@ def load_run(run_dir: str | Path, registry: "Registry | None" = None, device: "s
         run_dir: a folder made by ``ssl-core run`` (or :func:`run`).
         registry: the component registry (default: every installed plugin).
         device: default ``eval_options.device`` of the run, else the training's
-            (``train.accelerator``; ``auto`` is CUDA when available).
+            (``train.accelerator``; ``auto`` is CUDA when available; the GPU of ``train.devices``
+            when it names one index, e.g. ``[1]``: ``cuda:1``).
         keep_initial: also keep the objective's state as built, before loading
             the trained weights (the random-init baseline's start).
         overrides: ``key=value`` overrides of ``evaluate`` and ``eval_options`` only
@@ -164,7 +165,7 @@ def load_run(run_dir: str | Path, registry: "Registry | None" = None, device: "s
     config.values["output"] = str(run_dir)
     values = config.values
     target = resolve_device(device if device is not None else values["eval_options"]["device"],
-                            values["train"]["accelerator"])
+                            values["train"]["accelerator"], values["train"]["devices"])
     pipeline = build_pipeline(config, registry, init_weights=keep_initial)  # the trained weights replace them
     initial = copy.deepcopy(pipeline.objective.state_dict()) if keep_initial else None
     pipeline.objective.load_state_dict(safe_torch_load(run_dir / MODEL_FILE))
@@ -228,22 +229,37 @@ def run(pipeline: str | Path | Mapping, overrides: Mapping[str, Any] | list[str]
     Raises:
         ConfigError: the pipeline is invalid (file, line and key named).
         TrainingStopped: training ended before its last step (resume it with ``resume=True``).
+        RunFolderBusy: another process trains or evaluates in the run folder (it is held from the
+            start of training to the end of evaluation).
     """
     import ssl_core
+    from ssl_core.checkpoint_io import safe_torch_load
     from ssl_core.errors import TrainingStopped
-    from ssl_core.run import MODEL_FILE, train
+    from ssl_core.run import MODEL_FILE, run_dir_of, train
+    from ssl_core.run_lock import hold_run_folder
 
     registry = registry or ssl_core.registry()
     config = load_pipeline(pipeline, overrides, registry)
-    run_dir = train(config, registry, resume=resume)
-    if run_dir is None:
-        raise TrainingStopped("this is a non-zero rank of a distributed run: rank 0 holds the result")
-    if not (run_dir / MODEL_FILE).exists():
-        raise TrainingStopped(f"training of {run_dir} stopped before its end; continue it with resume=True")
-    evaluation = {}
-    if evaluate and config.values["evaluate"]:
-        from ssl_core.harness import evaluate_run
+    # training and evaluation with no other process in between, as ``ssl-core run`` (the lock is re-entrant:
+    # training and evaluation each take it too)
+    with hold_run_folder(run_dir_of(config)):
+        run_dir = train(config, registry, resume=resume)
+        if run_dir is None:
+            raise TrainingStopped("this is a non-zero rank of a distributed run: rank 0 holds the result")
+        if not (run_dir / MODEL_FILE).exists():
+            raise TrainingStopped(f"training of {run_dir} stopped before its end; continue it with resume=True")
+        evaluation = {}
+        if evaluate and config.values["evaluate"]:
+            from ssl_core.harness import evaluate_run
+            from ssl_core.preemption import requeue_on_sigusr1
 
-        evaluation = evaluate_run(run_dir, registry, progress)
-    trained = load_run(run_dir, registry)
+            # the one rebuild of the run: evaluated (keep_initial: the random-init baseline's start), then returned
+            with requeue_on_sigusr1():  # as when evaluate_run rebuilt it: under SLURM, SIGUSR1 requeues
+                trained = load_run(run_dir, registry, keep_initial=True)
+                evaluation = evaluate_run(run_dir, registry, progress, trained=trained)
+            # the weights returned are model.pt's whatever an evaluator did to them; frozen again
+            trained.pipeline.objective.load_state_dict(safe_torch_load(run_dir / MODEL_FILE))
+            place(trained.pipeline, trained.device)
+        else:
+            trained = load_run(run_dir, registry)
     return RunResult(trained.run_dir, trained.config, trained.pipeline, trained.device, evaluation=evaluation)

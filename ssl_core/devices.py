@@ -15,14 +15,37 @@ def check_device_name(name: str) -> str | None:
     return f"'{name}' is not a device; use cpu, cuda, cuda:<index> or mps (or null: the training's device)"
 
 
-def resolve_device(device: str | None = None, accelerator: str = "auto"):
+def device_index(devices) -> int | None:
+    """The one device index ``train.devices`` names, else ``None`` (a count, several indices, ``auto``, ``-1``).
+
+    ``[1]`` (a list of one int) and ``"1,"`` (Lightning's string of indices, the form the pipeline schema
+    takes) name GPU 1; ``1`` and ``"1"`` are a count of devices (Lightning's meaning), so name no index.
+    """
+    if isinstance(devices, (list, tuple)):
+        parts = list(devices)
+    elif isinstance(devices, str) and "," in devices:
+        parts = [part.strip() for part in devices.split(",") if part.strip()]
+        if not all(re.fullmatch(r"\d+", part) for part in parts):
+            return None
+        parts = [int(part) for part in parts]
+    else:
+        return None
+    if len(parts) == 1 and isinstance(parts[0], int) and not isinstance(parts[0], bool) and parts[0] >= 0:
+        return parts[0]
+    return None
+
+
+def resolve_device(device: str | None = None, accelerator: str = "auto", devices=None):
     """The ``torch.device`` evaluation runs on.
 
     Args:
-        device: ``eval_options.device``; ``None`` follows ``accelerator``.
-        accelerator: ``train.accelerator``: ``gpu`` -> ``cuda``, ``cpu`` -> ``cpu``,
+        device: ``eval_options.device``; ``None`` follows ``accelerator`` (and ``devices``).
+        accelerator: ``train.accelerator``: ``gpu`` (or ``cuda``) -> ``cuda``, ``cpu`` -> ``cpu``,
             ``auto`` -> ``cuda`` when CUDA is available, else ``mps`` when available, else ``cpu``
             (what Lightning's ``auto`` picks for training).
+        devices: ``train.devices``: when the accelerator gives ``cuda`` and it names exactly one
+            device index (``[1]``, or ``"1,"``), that GPU: ``cuda:1``, the one the run trained on
+            (:func:`device_index`); otherwise ``cuda`` (the current GPU).
 
     Raises:
         DeviceError: a CUDA device is asked for (or ``accelerator: gpu``) and CUDA is not available,
@@ -32,9 +55,14 @@ def resolve_device(device: str | None = None, accelerator: str = "auto"):
 
     from ssl_core.errors import DeviceError
 
+    source = "eval_options.device"
     if device is None:
-        if accelerator == "gpu" or (accelerator == "auto" and torch.cuda.is_available()):
+        source = f"train.accelerator: {accelerator}"
+        if accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available()):
             device = "cuda"
+            index = device_index(devices)
+            if index is not None:
+                device, source = f"cuda:{index}", f"{source}, train.devices: {devices!r}"
         elif accelerator == "auto" and getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             device = "mps"
         else:
@@ -45,7 +73,8 @@ def resolve_device(device: str | None = None, accelerator: str = "auto"):
             raise DeviceError(f"device '{device}' asked for (eval_options.device or train.accelerator: gpu), but CUDA "
                               f"is not available here; set eval_options.device=cpu or train.accelerator=cpu")
         if resolved.index is not None and resolved.index >= torch.cuda.device_count():
-            raise DeviceError(f"device '{device}': only {torch.cuda.device_count()} CUDA device(s) here")
+            raise DeviceError(f"device '{device}' ({source}): only {torch.cuda.device_count()} CUDA device(s) here; "
+                              f"set eval_options.device to one of them")
     return resolved
 
 
