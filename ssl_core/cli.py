@@ -92,7 +92,7 @@ def _cmd_validate(args) -> int:
     for i, spec in enumerate(config.values["evaluate"]):
         build(config, registry, "evaluator", spec["name"], spec["params"], ("evaluate", i, "params"))
     values = config.values
-    device = resolve_device(values["eval_options"]["device"], values["train"]["accelerator"])
+    device = resolve_device(values["eval_options"]["device"], values["train"]["accelerator"], values["train"]["devices"])
     print(f"[ssl-core] {args.pipeline} is valid: run '{values['name']}' into {run_dir_of(config)}, "
           f"{len(pipeline.train_data)} training items, {pipeline.steps_per_epoch} steps per epoch, "
           f"{len(values['evaluate'])} evaluator(s) on {device}; nothing was trained")
@@ -144,8 +144,13 @@ def _cmd_export(args) -> int:
 def _cmd_sweep(args) -> int:
     from ssl_core.sweep import SweepInterrupted, sweep, to_markdown
 
+    overrides, seeds = list(args.overrides), args.seeds
+    if seeds is not None:  # --seeds takes every word after it: key=value overrides that followed it are overrides
+        overrides += [s for s in seeds if "=" in s]
+        seeds = [s for s in seeds if "=" not in s]
     try:
-        summary = sweep(args.pipeline, args.param, args.values, args.overrides, out=args.out, resume=args.resume)
+        summary = sweep(args.pipeline, args.param, args.values, overrides, out=args.out, resume=args.resume,
+                        seeds=seeds)
     except SweepInterrupted as exc:
         print(f"[ssl-core] {exc}")
         return 1
@@ -286,12 +291,18 @@ def build_parser() -> argparse.ArgumentParser:
     sw = sub.add_parser("sweep", help="train and evaluate a pipeline once per value of one key; table and plot",
                         description="Train and evaluate PIPELINE.yaml once per value of --param, each in its own run "
                                     "folder <out>/<key>=<value>; values already finished are not trained again. "
-                                    "Writes sweep.md, sweep.csv and sweep.png (every metric against the value).")
+                                    "Writes sweep.md, sweep.csv and sweep.png (every metric against the value). "
+                                    "With --seeds, every value at every seed, in <out>/<key>=<value>_seed=<seed>: "
+                                    "the table gives mean ± sample std over the seeds and each seed's value, the "
+                                    "plot the mean with error bars.")
     sw.add_argument("pipeline", help="the pipeline file (YAML)")
     sw.add_argument("overrides", nargs="*", help="key=value overrides applied to every run, e.g. train.epochs=5")
     sw.add_argument("--param", required=True, help="the dotted key to sweep, e.g. objective.params.p")
     sw.add_argument("--values", required=True, help="comma-separated YAML values, e.g. 0.05,0.1,0.2,0.3,0.4")
     sw.add_argument("--out", default=None, help="the sweep's folder (default: the pipeline's output)")
+    sw.add_argument("--seeds", nargs="*", default=None, metavar="SEED",
+                    help="run every value at each of these seeds, e.g. --seeds 0 1 2 (default: once, at the "
+                         "pipeline's own seed)")
     sw.add_argument("--resume", action="store_true", help="continue interrupted runs from their last checkpoint")
     sw.set_defaults(func=_cmd_sweep)
     plugins = sub.add_parser("plugins", help="list every component by kind, with its plugin and params")

@@ -12,6 +12,7 @@ from ssl_core.errors import ConfigError
 PIPELINE_FILE = "pipeline.yaml"
 MODEL_FILE = "model.pt"
 LAST_CHECKPOINT = "last.ckpt"
+PREVIOUS_CHECKPOINT = "previous.ckpt"  # the fallback when last.ckpt is damaged (ssl_core.checkpoint_io)
 
 
 def run_dir_of(config: Config) -> Path:
@@ -27,13 +28,14 @@ def check_run_folder(config: Config, resume: bool = False) -> None:
     """
     run_dir = run_dir_of(config)
     checkpoint = run_dir / "checkpoints" / LAST_CHECKPOINT
+    any_checkpoint = checkpoint.exists() or (run_dir / "checkpoints" / PREVIOUS_CHECKPOINT).exists()
     saved = run_dir / PIPELINE_FILE
     if resume:
-        if not checkpoint.exists():
+        if not any_checkpoint:
             raise ConfigError(f"--resume: no checkpoint at {checkpoint}; start the run without --resume")
         if saved.exists() and yaml.safe_load(saved.read_text()) != config.values:
             raise ConfigError(f"--resume: the pipeline differs from the one the run in {run_dir} started with "
                               f"({saved}); resume with the same file and overrides, or choose another output=")
-    elif checkpoint.exists() or (run_dir / MODEL_FILE).exists():
+    elif any_checkpoint or (run_dir / MODEL_FILE).exists():
         raise ConfigError(f"the run folder {run_dir} already holds a run; add --resume to continue it, "
                           f"or choose another folder with output=runs/<new name>")

@@ -80,3 +80,19 @@ def test_resume_with_another_pipeline_is_refused_naming_the_saved_one(tmp_path):
     assert str(info.value) == (f"--resume: the pipeline differs from the one the run in {run_dir} started with "
                                f"({run_dir / PIPELINE_FILE}); resume with the same file and overrides, or choose "
                                f"another output=")
+
+
+def test_a_folder_holding_only_previous_ckpt_is_a_started_run(tmp_path):
+    """run --resume falls back to previous.ckpt, so validate and run agree: such a folder resumes, and is not reused."""
+    from ssl_core.config import load_config
+    from ssl_core.errors import ConfigError
+    from ssl_core.run_folder import check_run_folder
+
+    from pipeline_helpers import tiny_pipeline
+
+    config = load_config(tiny_pipeline(tmp_path))
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "run" / "checkpoints" / "previous.ckpt").write_bytes(b"x")
+    check_run_folder(config, resume=True)  # accepted
+    with pytest.raises(ConfigError, match="already holds a run"):
+        check_run_folder(config)
