@@ -14,10 +14,20 @@ writes into ``<out>``:
 - ``sweep.png``: every metric against the value, one panel per metric
   (pretrained solid, random init dotted): the NAC paper's Figure 4 for ``p``.
 
-A value whose run folder already holds a finished, evaluated run of the same
-resolved pipeline is not trained again; a finished but unevaluated one is
-only evaluated; an interrupted one (a checkpoint, no ``model.pt``) is
-continued with ``resume=True`` and refused without it. Every value's
+``--seeds 0 1 2`` trains every value at every seed (``seed=<seed>`` added
+after the value), each into its own run folder
+``<out>/<last key part>=<value>_seed=<seed>``; ``sweep.md`` then gives, per
+value and metric, the mean ± sample standard deviation over the seeds and,
+below it, each seed's value; ``sweep.csv`` one row per run (with its seed);
+``sweep.png`` the mean with the standard deviation as error bars. Without
+``--seeds`` every value runs once, at the pipeline's own seed, in
+``<out>/<last key part>=<value>``.
+
+A run (a value, or a value at a seed) whose run folder already holds a
+finished, evaluated run of the same resolved pipeline is not trained again;
+a finished but unevaluated one is only evaluated; an interrupted one (a
+checkpoint, no ``model.pt``) is continued with ``resume=True`` and refused
+without it; each run holds its folder's lock while it trains and evaluates. Every value's
 configuration and folder are checked before anything is trained, so a bad
 ``--param`` key fails at once with the pipeline's configuration error.
 """
@@ -44,6 +54,7 @@ from ssl_core.run_lock import hold_run_folder
 from ssl_core.checkpoint_io import checkpoint_files
 
 PRETRAINED = "pretrained"
+MAX_SEED = 2**32 - 1  # the schema's range of ``seed``: what numpy and Lightning's seed_everything accept
 
 
 class SweepInterrupted(Exception):
@@ -52,15 +63,22 @@ class SweepInterrupted(Exception):
 
 @dataclass
 class SweepPoint:
-    """One value of the sweep: its text as given, its YAML value, its config and run folder."""
+    """One run of the sweep: its value's text as given, its YAML value, its config and run folder,
+    and its seed when the sweep was given seeds (``None``: the pipeline's own seed)."""
 
     text: str
     value: Any
     config: Config
     run_dir: Path
+    seed: int | None = None
     state: str = "new"  # new | finished | trained | interrupted
     seconds: float = 0.0
     metrics: dict = field(default_factory=dict)  # (evaluator, metric, encoder) -> value
+
+    @property
+    def label(self) -> str:
+        """The value as given, and its seed when the sweep has seeds: ``0.1`` or ``0.1, seed 2``."""
+        return self.text if self.seed is None else f"{self.text}, seed {self.seed}"
 
 
 def split_values(text: str) -> list[str]:
@@ -84,9 +102,36 @@ def split_values(text: str) -> list[str]:
     return parts
 
 
-def folder_name(param: str, text: str) -> str:
-    """The run folder of a value: ``<last key part>=<value as given>``, e.g. ``p=0.1``."""
-    label = f"{param.split('.')[-1]}={text}"
+def parse_seeds(seeds: list[str | int] | str | None) -> list[int] | None:
+    """``["0", "1", "2"]`` (or ``"0,1,2"``) -> ``[0, 1, 2]``; ``None`` (no ``--seeds``) -> ``None``.
+
+    Raises:
+        ConfigError: no seed, a seed that is not a whole number from 0 to 2**32 - 1, or a repeated seed.
+    """
+    if seeds is None:
+        return None
+    items = [seeds] if isinstance(seeds, (str, int)) else list(seeds)
+    texts = [part.strip() for item in items for part in str(item).split(",") if part.strip()]
+    if not texts:
+        raise ConfigError("--seeds: give at least one seed, e.g. --seeds 0 1 2")
+    parsed = []
+    for text in texts:
+        digits = text[1:] if text[:1] in "+-" else text
+        if not (digits.isascii() and digits.isdigit()):
+            raise ConfigError(f"--seeds '{text}': a seed is a whole number from 0 to {MAX_SEED}, e.g. --seeds 0 1 2")
+        seed = int(text)
+        if not 0 <= seed <= MAX_SEED:
+            raise ConfigError(f"--seeds '{text}': out of range; a seed is a whole number from 0 to {MAX_SEED}")
+        if seed in parsed:
+            raise ConfigError(f"--seeds: seed {seed} is repeated; give distinct seeds, e.g. --seeds 0 1 2")
+        parsed.append(seed)
+    return parsed
+
+
+def folder_name(param: str, text: str, seed: int | None = None) -> str:
+    """The run folder of a value: ``<last key part>=<value as given>``, e.g. ``p=0.1``;
+    of a value at a seed: ``p=0.1_seed=2``."""
+    label = f"{param.split('.')[-1]}={text}" + ("" if seed is None else f"_seed={seed}")
     return "".join(c if c.isalnum() or c in "=._+-" else "_" for c in label)
 
 
@@ -96,24 +141,32 @@ def _same_pipeline(run_dir: Path, config: Config) -> bool:
 
 
 def plan(pipeline: str | Path, param: str, values: list[str], overrides: list[str] = (), out: str | Path | None = None,
-         registry: Registry | None = None) -> tuple[Path, list[SweepPoint]]:
-    """Validate the configuration of every value and find each run folder's state; nothing is trained.
+         registry: Registry | None = None, seeds: list[int] | None = None) -> tuple[Path, list[SweepPoint]]:
+    """Validate the configuration of every run and find each run folder's state; nothing is trained.
+
+    With ``seeds``, one run per value and seed (value-major order), else one per value at the pipeline's seed.
 
     Raises:
         ConfigError: a bad ``param`` key or value (the pipeline's own error, naming the override),
-            or a run folder that holds a run of a different pipeline.
+            ``seed`` swept or overridden beside ``seeds``, or a run folder that holds a run of a different pipeline.
     """
     key_path, _ = parse_override(f"{param}=0")
     if key_path[0] == "output":
         raise ConfigError("--param output: the sweep chooses each value's run folder; sweep another key, "
                           "and use --out for the sweep's folder")
+    if seeds is not None:
+        if tuple(key_path) == ("seed",):
+            raise ConfigError("--param seed with --seeds: sweep the seed with one of them only")
+        if any(tuple(parse_override(o)[0]) == ("seed",) for o in overrides):
+            raise ConfigError("a seed=... override with --seeds: give the seeds with --seeds only")
     base = load_config(pipeline, list(overrides), registry)
     out_dir = Path(out) if out is not None else Path(base.values["output"])
     points = []
-    for text in values:
-        run_dir = out_dir / folder_name(param, text)
-        config = load_config(pipeline, [*overrides, f"{param}={text}", f"output={run_dir}"], registry)
-        point = SweepPoint(text, parse_override(f"{param}={text}")[1], config, run_dir)
+    for text, seed in [(text, seed) for text in values for seed in (seeds if seeds is not None else [None])]:
+        run_dir = out_dir / folder_name(param, text, seed)
+        seeded = [] if seed is None else [f"seed={seed}"]
+        config = load_config(pipeline, [*overrides, f"{param}={text}", *seeded, f"output={run_dir}"], registry)
+        point = SweepPoint(text, parse_override(f"{param}={text}")[1], config, run_dir, seed)
         if (run_dir / MODEL_FILE).exists() or checkpoint_files(run_dir / "checkpoints"):
             if not _same_pipeline(run_dir, config):
                 raise ConfigError(f"{run_dir} holds a run of a different pipeline (see its {PIPELINE_FILE}); "
@@ -128,8 +181,9 @@ def plan(pipeline: str | Path, param: str, values: list[str], overrides: list[st
 
 def sweep(pipeline: str | Path, param: str, values: list[str] | str, overrides: list[str] = (),
           out: str | Path | None = None, resume: bool = False, registry: Registry | None = None,
-          progress: Callable[[str], None] = print, callbacks: list | None = None) -> dict:
-    """Train and evaluate ``pipeline`` once per value of ``param``; write ``sweep.md``, ``.csv`` and ``.png``.
+          progress: Callable[[str], None] = print, callbacks: list | None = None,
+          seeds: list[str | int] | str | None = None) -> dict:
+    """Train and evaluate ``pipeline`` once per value of ``param`` (and seed); write ``sweep.md``, ``.csv``, ``.png``.
 
     Args:
         pipeline: the pipeline file.
@@ -139,12 +193,14 @@ def sweep(pipeline: str | Path, param: str, values: list[str] | str, overrides: 
         out: the sweep's folder (default: the pipeline's ``output``).
         resume: continue interrupted runs from their last checkpoint.
         callbacks: extra Lightning callbacks for every training (tests).
+        seeds: run every value at each of these seeds (``["0", "1"]``, ``[0, 1]`` or ``"0,1"``), each in
+            its own run folder; ``None``: once per value, at the pipeline's own seed.
 
     Returns:
-        ``{"param", "out", "points", "rows", "columns", "mismatches"}`` (see :func:`summarize`).
+        ``{"param", "out", "seeds", "points", "groups", "rows", "columns", "mismatches"}`` (see :func:`summarize`).
 
     Raises:
-        ConfigError: a bad key or value, a folder holding another pipeline's run,
+        ConfigError: a bad key, value or seed, a folder holding another pipeline's run,
             or an interrupted run without ``resume``.
         SweepInterrupted: a training stopped early; rerun with ``resume``.
     """
@@ -155,15 +211,20 @@ def sweep(pipeline: str | Path, param: str, values: list[str] | str, overrides: 
     texts = split_values(values) if isinstance(values, str) else [str(v) for v in values]
     if not texts or len(set(texts)) != len(texts):
         raise ConfigError(f"--values: give distinct values, got {texts}")
-    out_dir, points = plan(pipeline, param, texts, overrides, out, registry)
+    seeds = parse_seeds(seeds)
+    out_dir, points = plan(pipeline, param, texts, overrides, out, registry, seeds)
     interrupted = [p for p in points if p.state == "interrupted"]
     if interrupted and not resume:
         raise ConfigError(f"interrupted runs in {', '.join(str(p.run_dir) for p in interrupted)}; "
                           f"rerun the sweep with --resume to continue them")
     n = len(points)
-    progress(f"[ssl-core] sweep {param} over {n} values -> {out_dir}")
+    if seeds is None:
+        progress(f"[ssl-core] sweep {param} over {n} values -> {out_dir}")
+    else:
+        progress(f"[ssl-core] sweep {param} over {len(texts)} values x {len(seeds)} seeds ({n} runs) -> {out_dir}")
     for i, point in enumerate(points, 1):
-        head = f"[ssl-core] sweep {i}/{n} {param}={point.text} ({point.run_dir})"
+        seed = "" if point.seed is None else f" seed={point.seed}"
+        head = f"[ssl-core] sweep {i}/{n} {param}={point.text}{seed} ({point.run_dir})"
         if point.state == "finished":
             progress(f"{head}: already finished, not trained again")
             continue
@@ -173,25 +234,28 @@ def sweep(pipeline: str | Path, param: str, values: list[str] | str, overrides: 
                 progress(f"{head}: {'resuming' if point.state == 'interrupted' else 'training'} ...")
                 train(point.config, registry, resume=point.state == "interrupted", callbacks=callbacks)
                 if not (point.run_dir / MODEL_FILE).exists():
-                    raise SweepInterrupted(f"training of {param}={point.text} stopped early; "
+                    raise SweepInterrupted(f"training of {param}={point.text}{seed} stopped early; "
                                            f"continue the sweep with --resume")
             progress(f"{head}: evaluating ...")
             evaluate_run(point.run_dir, registry, progress)
         point.seconds = time.time() - started
         point.state = "finished"
         progress(f"{head}: done in {point.seconds:.0f} s")
-    summary = summarize(param, out_dir, points)
+    summary = summarize(param, out_dir, points, seeds)
     write_summary(summary)
     return summary
 
 
-def summarize(param: str, out_dir: Path, points: list[SweepPoint]) -> dict:
+def summarize(param: str, out_dir: Path, points: list[SweepPoint], seeds: list[int] | None = None) -> dict:
     """Every metric of every run, read from its ``results.json`` (through :func:`ssl_core.compare.compare`).
 
     ``columns`` are ``(evaluator, metric, encoder)`` in the order the runs
     report them, with ``("training", "final_loss", "")`` first; ``rows`` one
-    dict per value, ``{column: number}``. ``mismatches`` are the evaluator
-    protocol entries that differ between the values (run-folder paths aside).
+    dict per run, ``{column: number}``. ``groups`` one per value, in order:
+    ``{"text", "value", "points", "mean", "std"}``, the mean and the sample
+    standard deviation (``nan`` below two seeds) of each column over the
+    value's runs. ``mismatches`` are the evaluator protocol entries that
+    differ between the runs (run-folder paths aside).
     """
     comparison = compare([p.run_dir for p in points])
     names = comparison["runs"]  # one per run folder, in order
@@ -204,10 +268,28 @@ def summarize(param: str, out_dir: Path, points: list[SweepPoint]) -> dict:
     for evaluator, differing in comparison["mismatches"].items():
         kept = {key: by_run for key, by_run in differing.items() if not _run_paths(by_run, points, names)}
         if kept:
-            mismatches[evaluator] = {key: {p.text: by_run.get(name) for p, name in zip(points, names)}
+            mismatches[evaluator] = {key: {p.label: by_run.get(name) for p, name in zip(points, names)}
                                      for key, by_run in kept.items()}
-    return {"param": param, "out": out_dir, "points": points, "columns": columns,
+    groups = []
+    for text in dict.fromkeys(p.text for p in points):
+        members = [p for p in points if p.text == text]
+        stats = {column: mean_std([p.metrics.get(column) for p in members]) for column in columns}
+        groups.append({"text": text, "value": members[0].value, "points": members,
+                       "mean": {c: m for c, (m, _) in stats.items()}, "std": {c: s for c, (_, s) in stats.items()}})
+    return {"param": param, "out": out_dir, "seeds": seeds, "points": points, "groups": groups, "columns": columns,
             "rows": [p.metrics for p in points], "mismatches": mismatches}
+
+
+def mean_std(values: list) -> tuple[float, float]:
+    """The mean and the sample standard deviation (n - 1) of ``values``; ``nan`` for a missing or
+    non-numeric value, and the standard deviation ``nan`` below two values."""
+    xs = [float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else float("nan") for v in values]
+    if not xs:
+        return float("nan"), float("nan")
+    mean = sum(xs) / len(xs)
+    if len(xs) < 2:
+        return mean, float("nan")
+    return mean, math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1))
 
 
 def _run_paths(by_run: dict, points: list[SweepPoint], names: list[str]) -> bool:
@@ -223,18 +305,38 @@ def _cell(value: Any) -> str:
     return "—" if value is None else str(value)
 
 
+def _mean_cell(group: dict, column: tuple) -> str:
+    if len(group["points"]) == 1:
+        return _cell(group["points"][0].metrics.get(column))
+    return f"{_cell(group['mean'][column])} ± {_cell(group['std'][column])}"
+
+
 def to_markdown(summary: dict) -> str:
-    """One table per encoder (pretrained first): a row per value, a column per metric."""
-    param, points = summary["param"], summary["points"]
+    """One table per encoder (pretrained first): a row per value, a column per metric.
+
+    With several seeds, a value's row gives ``mean ± sample standard deviation``
+    over its seeds, and a row per seed (``<value>, seed <seed>``) follows it.
+    """
+    param, points, seeds = summary["param"], summary["points"], summary.get("seeds")
+    groups = summary.get("groups") or [{"text": p.text, "points": [p]} for p in points]
     encoders = list(dict.fromkeys(c[2] for c in summary["columns"] if c[2]))
     encoders = sorted(encoders, key=lambda e: e != PRETRAINED) or [PRETRAINED]
-    lines = [f"# Sweep: {param}", "", f"{len(points)} runs in {summary['out']}; every number from the run's results.json.", ""]
+    note = f"{len(points)} runs in {summary['out']}; every number from the run's results.json."
+    if seeds is not None:
+        note = (f"{len(points)} runs ({len(groups)} values x seeds {', '.join(map(str, seeds))}) in {summary['out']}; "
+                f"every number from the run's results.json"
+                + ("; per value: mean ± sample standard deviation over the seeds, then each seed's value."
+                   if len(seeds) > 1 else "."))
+    lines = [f"# Sweep: {param}", "", note, ""]
     for k, encoder in enumerate(encoders):
         columns = [c for c in summary["columns"] if c[2] == encoder or (k == 0 and c[2] == "")]
         lines += [f"## {encoder} encoder", "", "| " + " | ".join([param, *(f"{c[0]} {c[1]}" for c in columns)]) + " |",
                   "|" + "---|" * (len(columns) + 1)]
-        for point in points:
-            lines.append("| " + " | ".join([point.text, *(_cell(point.metrics.get(c)) for c in columns)]) + " |")
+        for group in groups:
+            lines.append("| " + " | ".join([group["text"], *(_mean_cell(group, c) for c in columns)]) + " |")
+            if len(group["points"]) > 1:
+                for point in group["points"]:
+                    lines.append("| " + " | ".join([point.label, *(_cell(point.metrics.get(c)) for c in columns)]) + " |")
         lines.append("")
     if summary["mismatches"]:
         lines += ["## Protocols that differ between the values", ""]
@@ -242,33 +344,44 @@ def to_markdown(summary: dict) -> str:
             for key, by_value in differing.items():
                 lines.append(f"- **{evaluator}** `{key}`: " + "; ".join(f"{v}: {x}" for v, x in by_value.items()))
         lines.append("")
-    lines += ["## Run folders", ""] + [f"- {param}={p.text}: {p.run_dir}" for p in points]
+    lines += ["## Run folders", ""] + [f"- {param}={p.label}: {p.run_dir}" for p in points]
     return "\n".join(lines) + "\n"
 
 
 def to_csv(summary: dict) -> str:
-    """One row per value: the parameter, the value, the run folder, then every metric (``evaluator/metric/encoder``)."""
+    """One row per run: the parameter, the value, the seed (when the sweep has seeds), the run folder,
+    then every metric (``evaluator/metric/encoder``)."""
     out = io.StringIO()
     writer = csv.writer(out)
     columns = summary["columns"]
-    writer.writerow(["param", "value", "run_dir", *("/".join(x for x in c if x) for c in columns)])
+    seeded = summary.get("seeds") is not None
+    writer.writerow(["param", "value", *(["seed"] if seeded else []), "run_dir",
+                     *("/".join(x for x in c if x) for c in columns)])
     for point in summary["points"]:
-        writer.writerow([summary["param"], point.text, str(point.run_dir), *(point.metrics.get(c, "") for c in columns)])
+        writer.writerow([summary["param"], point.text, *([point.seed] if seeded else []), str(point.run_dir),
+                         *(point.metrics.get(c, "") for c in columns)])
     return out.getvalue()
 
 
-def plot(summary: dict, path: Path) -> Path:
-    """One panel per ``(evaluator, metric)``: the pretrained encoder's value against the swept value (solid),
-    the random-init encoder's (dotted) when evaluated. Numeric values on a numeric axis, others in order."""
+def figure(summary: dict):
+    """The figure of :func:`plot`, not saved (the caller closes it): one panel per ``(evaluator, metric)``.
+
+    With one run per value, the value of each run as points joined by lines, as
+    :func:`plot` always drew; with several seeds per value, the mean over the
+    seeds with the sample standard deviation as error bars (one
+    ``ErrorbarContainer`` per encoder and panel, in ``ax.containers``).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    points = summary["points"]
-    numeric = all(isinstance(p.value, (int, float)) and not isinstance(p.value, bool) for p in points)
-    xs = [p.value for p in points] if numeric else list(range(len(points)))
-    order = sorted(range(len(points)), key=lambda i: xs[i])
+    groups = summary.get("groups") or [{"text": p.text, "value": p.value, "points": [p], "mean": p.metrics, "std": {}}
+                                       for p in summary["points"]]
+    numeric = all(isinstance(g["value"], (int, float)) and not isinstance(g["value"], bool) for g in groups)
+    xs = [g["value"] for g in groups] if numeric else list(range(len(groups)))
+    order = sorted(range(len(groups)), key=lambda i: xs[i])
+    error_bars = any(len(g["points"]) > 1 for g in groups)
     panels = list(dict.fromkeys(c[:2] for c in summary["columns"]))
     cols = min(4, len(panels))
     rows = math.ceil(len(panels) / cols)
@@ -277,21 +390,42 @@ def plot(summary: dict, path: Path) -> Path:
         for column in summary["columns"]:
             if column[:2] != (evaluator, metric):
                 continue
-            ys = [points[i].metrics.get(column, float("nan")) for i in order]
+            x = [xs[i] for i in order]
             style = "o:" if column[2] not in (PRETRAINED, "") else "o-"
-            ax.plot([xs[i] for i in order], ys, style, label=column[2] or "training", markersize=4)
+            label = column[2] or "training"
+            if error_bars:
+                ys = [groups[i]["mean"].get(column, float("nan")) for i in order]
+                errors = [groups[i]["std"].get(column, float("nan")) for i in order]
+                ax.errorbar(x, ys, yerr=errors, fmt=style, label=label, markersize=4, capsize=3, elinewidth=1)
+            else:
+                ys = [groups[i]["points"][0].metrics.get(column, float("nan")) for i in order]
+                ax.plot(x, ys, style, label=label, markersize=4)
         ax.set_title(f"{evaluator}\n{metric}", fontsize=8)
         ax.set_xlabel(summary["param"].split(".")[-1], fontsize=8)
         ax.tick_params(labelsize=7)
         if not numeric:
-            ax.set_xticks(range(len(points)), [points[i].text for i in order])
+            ax.set_xticks(range(len(groups)), [groups[i]["text"] for i in order])
         ax.grid(alpha=0.3)
-        if len(ax.get_lines()) > 1:
+        if len(ax.get_legend_handles_labels()[1]) > 1:
             ax.legend(fontsize=6)
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
-    fig.suptitle(f"sweep of {summary['param']}", fontsize=10)
+    seeds = summary.get("seeds")
+    title = f"sweep of {summary['param']}"
+    if error_bars:
+        title += f" (mean ± std over seeds {', '.join(map(str, seeds))})" if seeds else " (mean ± std)"
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
+    return fig
+
+
+def plot(summary: dict, path: Path) -> Path:
+    """One panel per ``(evaluator, metric)``: the pretrained encoder's value against the swept value (solid),
+    the random-init encoder's (dotted) when evaluated; with several seeds, their mean with the sample standard
+    deviation as error bars. Numeric values on a numeric axis, others in order. Written atomically."""
+    import matplotlib.pyplot as plt
+
+    fig = figure(summary)
     try:
         atomic_savefig(fig, path, dpi=110)
     finally:
