@@ -26,18 +26,11 @@ from ssl_core.params import Param, factory_params, nearest_first, validate_param
 ENTRY_POINT_GROUP = "ssl_core"
 AUTOLOAD_ENV = "SSL_CORE_DISABLE_PLUGIN_AUTOLOAD"
 
-BUILTIN_PLUGINS: tuple[str, ...] = (
-    "ssl_encoders.plugin",
-    "ssl_contrastive.plugin",
-    "ssl_ring.plugin",
-    "ssl_nac.plugin",
-    "ssl_la.plugin",
-    "ssl_eval.plugin",
-    "ssl_image.plugin",
-    "ssl_speech.plugin",
-)
-"""Modules registered as plugins at start-up; an absent one is skipped silently
-(a partial install), one that fails to import is reported and skipped."""
+BUILTIN_GROUP = "ssl_core.builtin"
+"""Entry-point group of the built-in plugins, declared in ssl-core's own ``pyproject.toml``: the core names no
+plugin module in its code. They are registered at start-up whatever ``SSL_CORE_DISABLE_PLUGIN_AUTOLOAD`` says
+(it turns off the ``ssl_core`` group of other distributions); an absent one is skipped silently (a partial
+install), one that fails to import is reported and skipped."""
 
 CONTEXT_PARAMS: dict[str, tuple[str, ...]] = {
     "objective": ("encoder", "source", "selector", "num_examples"),
@@ -177,8 +170,18 @@ class Registry:
         return built
 
 
+def builtin_modules() -> list[str]:
+    """The modules of the built-in plugins, in the order ``pyproject.toml`` declares them."""
+    return [ep.value for ep in importlib.metadata.entry_points(group=BUILTIN_GROUP)]
+
+
 def _load_builtins(pm: pluggy.PluginManager, errors: list[LoadError]) -> None:
-    for module_name in BUILTIN_PLUGINS:
+    modules = builtin_modules()
+    if not modules:
+        errors.append(LoadError("ssl-core", f"no built-in plugins are declared (entry-point group {BUILTIN_GROUP}): "
+                                            "install the package (pip install -e .) rather than running from a "
+                                            "source tree without its metadata"))
+    for module_name in modules:
         try:
             if importlib.util.find_spec(module_name) is None:
                 continue

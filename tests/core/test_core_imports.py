@@ -35,3 +35,22 @@ def test_the_check_sees_imports_inside_functions(tmp_path):
     probe.write_text("def f():\n    from ssl_nac.activation_codes import run_codes\n    import importlib\n"
                      "    importlib.import_module('ssl_eval.knn')\n")
     assert imported_packages(probe) & FORBIDDEN == {"ssl_nac", "ssl_eval"}
+
+
+@pytest.mark.parametrize("path", sorted(CORE.glob("*.py")), ids=lambda p: p.name)
+def test_core_code_names_no_plugin_module_even_as_a_string(path):
+    """Not even a module name to import later: the built-ins are declared as entry points in pyproject.toml."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    docstrings = {id(n.body[0].value) for n in ast.walk(tree) if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef))
+                  and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+    named = {node.value.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Constant)
+             and isinstance(node.value, str) and id(node) not in docstrings and "." in node.value}
+    assert not named & FORBIDDEN
+
+
+def test_the_built_ins_come_from_the_package_metadata():
+    from ssl_core.registry import builtin_modules, make_registry
+
+    assert {m.split(".")[0] for m in builtin_modules()} == FORBIDDEN
+    registry = make_registry(autoload=False, warn=False)
+    assert not registry.load_errors and "nac" in {c.name for c in registry.components("objective")}
