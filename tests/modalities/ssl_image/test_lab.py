@@ -26,10 +26,11 @@ def test_known_colours(rgb, lab):
 
 
 def test_batched_and_dtype_kept():
-    x = torch.rand(4, 3, 5, 5)
+    x = torch.rand(4, 3, 5, 5, generator=torch.Generator().manual_seed(0))
     out = RGBToLab()(x)
     assert out.shape == x.shape and out.dtype == torch.float32
-    torch.testing.assert_close(out[1], rgb_to_lab(x[1]))
+    # batched and single images may take different vectorised paths: equal to float32 rounding of values up to 100
+    torch.testing.assert_close(out[1], rgb_to_lab(x[1]), atol=1e-4, rtol=1e-5)
     assert (out[:, 0] >= 0).all() and (out[:, 0] <= 100.001).all()
 
 
