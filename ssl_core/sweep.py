@@ -37,6 +37,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -286,10 +287,7 @@ def mean_std(values: list) -> tuple[float, float]:
     xs = [float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else float("nan") for v in values]
     if not xs:
         return float("nan"), float("nan")
-    mean = sum(xs) / len(xs)
-    if len(xs) < 2:
-        return mean, float("nan")
-    return mean, math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1))
+    return statistics.fmean(xs), statistics.stdev(xs) if len(xs) > 1 else float("nan")
 
 
 def _run_paths(by_run: dict, points: list[SweepPoint], names: list[str]) -> bool:
@@ -318,7 +316,7 @@ def to_markdown(summary: dict) -> str:
     over its seeds, and a row per seed (``<value>, seed <seed>``) follows it.
     """
     param, points, seeds = summary["param"], summary["points"], summary.get("seeds")
-    groups = summary.get("groups") or [{"text": p.text, "points": [p]} for p in points]
+    groups = summary["groups"]
     encoders = list(dict.fromkeys(c[2] for c in summary["columns"] if c[2]))
     encoders = sorted(encoders, key=lambda e: e != PRETRAINED) or [PRETRAINED]
     note = f"{len(points)} runs in {summary['out']}; every number from the run's results.json."
@@ -376,8 +374,7 @@ def figure(summary: dict):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups = summary.get("groups") or [{"text": p.text, "value": p.value, "points": [p], "mean": p.metrics, "std": {}}
-                                       for p in summary["points"]]
+    groups = summary["groups"]
     numeric = all(isinstance(g["value"], (int, float)) and not isinstance(g["value"], bool) for g in groups)
     xs = [g["value"] for g in groups] if numeric else list(range(len(groups)))
     order = sorted(range(len(groups)), key=lambda i: xs[i])
