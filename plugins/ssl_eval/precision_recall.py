@@ -67,12 +67,10 @@ def precision_recall_figure(curves: PrecisionRecallCurve | Mapping[str, Precisio
         colour = f"C{i}"
         label = f"{name} (mAP@all {map_at_all[name]:.3f})" if name in map_at_all else name
         left.plot(curve.recall, curve.precision, marker=".", color=colour, label=label or None)
-        if named:
-            right.plot(curve.radius, curve.precision, color=colour, label=f"{name} precision")
-            right.plot(curve.radius, curve.recall, color=colour, linestyle="--", label=f"{name} recall")
-        else:
-            right.plot(curve.radius, curve.precision, label="precision")
-            right.plot(curve.radius, curve.recall, label="recall")
+        # one curve: precision and recall in two colours; several: one colour each, recall dashed
+        right.plot(curve.radius, curve.precision, color=colour, label=f"{name} precision".strip())
+        right.plot(curve.radius, curve.recall, color=colour if named else "C1", linestyle="--" if named else "-",
+                   label=f"{name} recall".strip())
     left.set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02), title=f"{title}: PR by radius")
     if named:
         left.legend()
