@@ -16,6 +16,7 @@ row with the pipeline file alone. Suites:
   and Speech Commands mini; each run also evaluates its own random-init encoder.
 - ``hashing`` (NAC paper, Table 3): NAC (p = 0.4) against SimCLR and MoCo sign
   codes, 128 bits, CIFAR-10 retrieval protocol; mAP@all.
+- ``la``: Local Aggregation's CPU pipeline against its own random-init encoder.
 - ``hashing_digits``: the quick start's NAC and SimCLR at the same budget on
   the digits.
 
@@ -105,6 +106,13 @@ SUITES = {
             "metric": "hash_retrieval/map_at_all",
             "grid": {"train.optimizer.lr": [1.0e-3, 3.0e-3]},
         },
+    },
+    "la": {
+        "runs": [("LA", "la_resnet18-w0.25_1xb128-steplr-12e_cifar10jpg-300pc.yaml")],
+        "metrics": ["linear_probe/top1", "knn/top1"],
+        "baseline_every_seed": True,
+        "pairs": [("LA", RANDOM_INIT)],
+        "title": "Local Aggregation at CPU scale (CIFAR-10 JPEGs, 3,000 images, 12 epochs) against its own random init",
     },
     "hashing_digits": {
         "runs": [("NAC", "nac_smallcnn32_1xb128-coslr-12e_digits.yaml"),
