@@ -146,6 +146,10 @@ def ssl_core_views() -> dict[str, Callable]:
 
     A factory returns an object with ``train(x) -> Tensor`` (one random view),
     ``eval(x) -> Tensor`` (deterministic) and ``n_views`` (views per example).
+    It may make a batch's views at once: ``batched`` (true), ``train_item(x)``
+    (what the loader collects of an example) and ``train_batch(items, seeds)
+    -> list[Tensor]`` (``n_views`` batches, example i's views drawn from
+    ``seeds[i]`` alone); see :class:`ssl_core.multi_view_dataset.MultiViewDataset`.
     """
 
 

@@ -102,8 +102,9 @@ def _train(config: Config, registry: Registry, resume: bool, callbacks: list | N
     pipeline = build_pipeline(config, registry, world_size=trainer.world_size)
     sampler = EpochSampler(len(pipeline.train_data), train_cfg["batch_size"], config.values["seed"],
                            world_size=trainer.world_size)
-    loader = ResumableLoader(MultiViewDataset(pipeline.train_data, pipeline.views, config.values["seed"]), sampler,
-                             num_workers=config.values["data"]["num_workers"])
+    dataset = MultiViewDataset(pipeline.train_data, pipeline.views, config.values["seed"])
+    loader = ResumableLoader(dataset, sampler, num_workers=config.values["data"]["num_workers"],
+                             collate_fn=dataset.collate)
     planned = train_cfg["max_steps"] if train_cfg["max_steps"] > 0 else sampler.batches_per_epoch * train_cfg["epochs"]
     apply_fast_path(pipeline.objective, pipeline.encoder, train_cfg["channels_last"],
                     should_compile(train_cfg["compile"], planned))

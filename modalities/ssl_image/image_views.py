@@ -136,6 +136,9 @@ class ImageViews:
         stats_from: a registered dataset whose training split gives mean and std.
         stats_params: that dataset's parameters.
         stats_items: images sampled from it for the statistics.
+        batched: make the training views of a batch at once (:meth:`train_batch`, several times faster on
+            small images) instead of one image at a time with PIL (:meth:`train`); the two differ by PIL's
+            rounding, not in distribution.
     """
 
     def __init__(
@@ -158,6 +161,7 @@ class ImageViews:
         stats_from: str | None = None,
         stats_params: dict | None = None,
         stats_items: int = 5000,
+        batched: bool = True,
     ):
         if size < 1:
             raise ValueError(f"size must be >= 1, got {size}")
@@ -194,6 +198,8 @@ class ImageViews:
 
         from torchvision.transforms import v2  # imported when built: the plugin loads without torchvision
 
+        from ssl_image.batched_views import BatchedViews
+
         self.size = size
         self.n_views = n_views
         self.color_space = color_space
@@ -208,16 +214,20 @@ class ImageViews:
         finish = ToNormalizedTensor(self.mean, self.std, lab)
 
         self._eval = v2.Compose([*resize_crop, finish])
+        self._batched = None
         if augment == "none":
             self._train = self._eval
             return
-        steps = [ToRGB(), v2.RandomResizedCrop(size, scale=(min_scale, 1.0)), v2.RandomHorizontalFlip(flip_prob)]
+        crop, flip = v2.RandomResizedCrop(size, scale=(min_scale, 1.0)), v2.RandomHorizontalFlip(flip_prob)
+        color = grayscale = blur = None
         if augment == "simclr":
-            steps += [v2.RandomApply([v2.ColorJitter(*jitter)], p=jitter_prob), v2.RandomGrayscale(grayscale_prob)]
+            color, grayscale = v2.RandomApply([v2.ColorJitter(*jitter)], p=jitter_prob), v2.RandomGrayscale(grayscale_prob)
             if blur_prob > 0:
-                steps.append(v2.RandomApply([v2.GaussianBlur(_blur_kernel(size), sigma=tuple(blur_sigma))],
-                                            p=blur_prob))
+                blur = v2.RandomApply([v2.GaussianBlur(_blur_kernel(size), sigma=tuple(blur_sigma))], p=blur_prob)
+        steps = [ToRGB(), crop, flip, *(t for t in (color, grayscale, blur) if t is not None)]
         self._train = v2.Compose([*steps, finish])
+        if batched:
+            self._batched = BatchedViews(crop, flip, color, grayscale, blur, finish, n_views)
 
     @staticmethod
     def _dataset_stats(name: str, params: dict, transform, items: int):
@@ -235,6 +245,27 @@ class ImageViews:
     def train(self, x) -> torch.Tensor:
         """One random view ``[3, size, size]`` of the image ``x`` (PIL image or uint8 tensor)."""
         return self._train(x)
+
+    @property
+    def batched(self) -> bool:
+        """Whether :meth:`train_batch` makes the training views (``batched: true`` and a random augmentation)."""
+        return self._batched is not None
+
+    def train_item(self, x) -> torch.Tensor:
+        """The image as the ``uint8`` tensor ``[3, H, W]`` that :meth:`train_batch` takes."""
+        if isinstance(x, Image.Image):
+            return torch.from_numpy(np.array(ToRGB()(x), dtype=np.uint8)).permute(2, 0, 1)
+        return torch.as_tensor(x)
+
+    def train_batch(self, images: list[torch.Tensor], seeds: list[int]) -> list[torch.Tensor]:
+        """``n_views`` batches ``[B, 3, size, size]`` of random views, image i's drawn from ``seeds[i]``.
+
+        See :mod:`ssl_image.batched_views`: the views of :meth:`train` applied to
+        ``uint8`` tensors, to one intensity level, made for the batch at once.
+        """
+        if self._batched is None:
+            raise RuntimeError("train_batch needs batched: true and an augment other than 'none'")
+        return self._batched(images, seeds)
 
     def eval(self, x) -> torch.Tensor:
         """The deterministic view ``[3, size, size]``: resize, centre crop, normalise."""
