@@ -26,8 +26,6 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 from torchvision.transforms.v2.functional._color import _hsv_to_rgb, _rgb_to_hsv  # torchvision is pinned
 
-from ssl_core.seeded_rng import seeded
-
 BRIGHTNESS, CONTRAST, SATURATION, HUE = range(4)
 """``v2.ColorJitter``'s numbering of its four adjustments (the entries of ``fn_idx``)."""
 
@@ -87,9 +85,14 @@ class BatchedViews:
         if len(images) != len(seeds):
             raise ValueError(f"got {len(images)} images but {len(seeds)} seeds")
         params = []
-        for image, seed in zip(images, seeds):
-            with seeded(seed):
+        state = torch.get_rng_state()  # the views' draws leave torch's generator as they found it
+        try:
+            for image, seed in zip(images, seeds):
+                # as ssl_core.seeded_rng.seeded(seed) seeds it for the per-image views (torchvision draws from torch only)
+                torch.default_generator.manual_seed(seed)
                 params.append([self.draw(image) for _ in range(self.n_views)])
+        finally:
+            torch.set_rng_state(state)
         views = []
         for v in range(self.n_views):
             batch = torch.stack([self.crop_resize(image, p[v]) for image, p in zip(images, params)])

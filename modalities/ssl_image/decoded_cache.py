@@ -14,7 +14,8 @@ class DecodedCache:
     On the small JPEG datasets of the CPU pipelines (32x32 CIFAR-10 images,
     3 KB each decoded) decoding is a sixth of a training step's time; kept
     in memory it costs nothing after the first epoch. The pixels are those
-    of ``load`` (a copy is returned, so a caller cannot change the cache).
+    of ``load``; each call returns a new image (PIL copies the pixels), so a
+    caller cannot change the cache.
     Each DataLoader worker holds its own copy.
 
     Args:
@@ -29,7 +30,7 @@ class DecodedCache:
         pixels = self.pixels.get(path)
         if pixels is None:
             pixels = self.pixels[path] = np.asarray(self.load(path).convert("RGB"))
-        return Image.fromarray(pixels.copy())
+        return Image.fromarray(pixels)  # PIL copies the pixels into its own memory
 
     def __len__(self) -> int:
         return len(self.pixels)

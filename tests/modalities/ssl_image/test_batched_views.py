@@ -75,7 +75,9 @@ def test_batch_equals_the_per_image_views(params):
 def test_a_view_depends_on_its_seed_only():
     views = ImageViews(**SIMCLR)
     items, seeds = images(8), list(range(8))
+    before = torch.get_rng_state()
     batch = views.train_batch(items, seeds)
+    assert torch.equal(torch.get_rng_state(), before)  # the global generator is left as it was
     order = [5, 2, 7, 0, 1, 3, 6, 4]
     shuffled = views.train_batch([items[i] for i in order], [seeds[i] for i in order])
     for v in range(2):
