@@ -99,7 +99,7 @@ SCHEMA: dict = {
         "channels_last": Field(bool, True, doc="channels-last layout for the encoders and image batches (faster "
                                "convolutions on CPUs and GPUs; the same losses to float rounding)"),
         "compile": Field(Union[bool, Literal["auto"]], "auto", doc="torch.compile the encoders: true | false | "
-                         "auto (compile when the run plans >= 300 steps, where the compile time pays back)"),
+                         "auto (compile when the run plans >= 2000 steps, where the compile time pays back)"),
         "logger": Field((str, list), "csv", doc="csv | tensorboard | wandb | mlflow, or a list of them"),
     },
     "evaluate": ComponentList("evaluator", doc="evaluators run on the frozen encoder after training",
