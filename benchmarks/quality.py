@@ -9,6 +9,9 @@ row with the pipeline file alone. Suites:
   JPEGs for 20 epochs, probed on the full test split
   (``examples/pipelines/*_cifar10jpg-200pc.yaml``); linear probe and kNN top-1.
   The ablations are on MoCoRing because IR collapses at this budget.
+- ``views``: the ring suite's MoCo with the views made a batch at once (the
+  default) against one image at a time with PIL (``views.params.batched=false``):
+  the same augmentations, so the same quality within seed noise.
 - ``ring_digits``: IR, IRing, MoCo, MoCoRing, IRing without annealing, IBall on
   scikit-learn's 8x8 digits with a small CNN (``examples/pipelines/*_digits.yaml``).
 - ``speech`` (CNCE paper, Table 6a): IR, IRing and NAC pretrained on
@@ -67,6 +70,14 @@ SUITES = {
                   ("MoCoRing", "MoCoBall (MoCoRing with l = 0)")],
         "title": "Ring at CPU scale: IR vs IRing, MoCo vs MoCoRing and the Table 2 ablations (CIFAR-10 JPEGs, "
                  "2,000 training images, 20 epochs, full 10,000-image test split)",
+    },
+    "views": {
+        "runs": [("MoCo, batched views", "moco_resnet18-w0.25_1xb128-steplr-20e_cifar10jpg-200pc.yaml"),
+                 ("MoCo, per-image PIL views", "moco_resnet18-w0.25_1xb128-steplr-20e_cifar10jpg-200pc.yaml")],
+        "overrides": {"MoCo, per-image PIL views": ("pil-views", ["views.params.batched=false"])},
+        "metrics": ["linear_probe/top1", "knn/top1"],
+        "pairs": [("MoCo, batched views", "MoCo, per-image PIL views")],
+        "title": "Batched views against per-image PIL views: the ring suite's MoCo pipeline trained both ways",
     },
     "ring_digits": {
         "runs": [("IR", "ir_smallcnn32_1xb128-coslr-20e_digits.yaml"), ("IRing", "iring_smallcnn32_1xb128-coslr-20e_digits.yaml"),
@@ -134,6 +145,24 @@ SUITES = {
 }
 
 
+def variant(spec: dict, name: str) -> tuple[str, list[str]]:
+    """A run's tag and its overrides beyond ``seed`` and ``output`` (``("", [])`` for the pipeline as committed)."""
+    tag, overrides = spec.get("overrides", {}).get(name, ("", []))
+    return tag, list(overrides)
+
+
+def run_folder(spec: dict, name: str, seed: int, out_root: Path) -> Path:
+    """Where one method's run at one seed writes: ``<pipeline stem>[-<tag>]_s<seed>``."""
+    tag, _ = variant(spec, name)
+    return out_root / f"{Path(dict(spec['runs'])[name]).stem}{'-' + tag if tag else ''}_s{seed}"
+
+
+def wall_key(spec: dict, name: str) -> str:
+    """The key of a method's wall times: its pipeline file, and its tag when it has overrides."""
+    tag, _ = variant(spec, name)
+    return dict(spec["runs"])[name] + (f"+{tag}" if tag else "")
+
+
 def run_one(pipeline: Path, seed: int, out: Path, threads: int, baseline: bool, log: Path,
             overrides: tuple[str, ...] = ()) -> float:
     """Train and evaluate one pipeline at one seed in a subprocess; its wall time in seconds (0 if done before)."""
@@ -184,7 +213,7 @@ def report(suite: str, spec: dict, seeds: list[int], out_root: Path, walls: dict
     commits: set = set()
     for name, file in spec["runs"]:
         for seed in seeds:
-            path = out_root / f"{Path(file).stem}_s{seed}" / "results.json"
+            path = run_folder(spec, name, seed, out_root) / "results.json"
             if not path.exists():
                 continue
             results = json.loads(path.read_text())
@@ -205,16 +234,17 @@ def report(suite: str, spec: dict, seeds: list[int], out_root: Path, walls: dict
     lines = ["| method | pipeline | " + " | ".join(metrics) + " | minutes per run (mean) |",
              "|---|---|" + "---|" * len(metrics) + "---:|"]
     for name, file in spec["runs"]:
-        times = [walls[(file, s)] for s in seeds if walls.get((file, s))]
+        times = [walls[(wall_key(spec, name), s)] for s in seeds if walls.get((wall_key(spec, name), s))]
         minutes = f"{statistics.fmean(times) / 60:.1f}" if times else "-"
-        lines.append(f"| {name} | `{file}` | " + " | ".join(cell(rows.get(name, {}).get(m, [])) for m in metrics)
+        overrides = " ".join(variant(spec, name)[1])
+        lines.append(f"| {name} | `{file}`{f' `{overrides}`' if overrides else ''} | " + " | ".join(cell(rows.get(name, {}).get(m, [])) for m in metrics)
                      + f" | {minutes} |")
     if reference:
         lines.append(f"| random-init encoder ({reference_of}; {reference_kind}) | - | "
                      + " | ".join(f"{reference[m]:.3f}" if m in reference else "-" for m in metrics) + " | - |")
     paired = paired_differences(spec, seeds, out_root, metrics)
     machine = f"{platform.platform()}; {os.cpu_count()} CPUs; Python {platform.python_version()}"
-    total = sum(walls.get((file, s), 0.0) for _, file in spec["runs"] for s in seeds)
+    total = sum(walls.get((wall_key(spec, name), s), 0.0) for name, _ in spec["runs"] for s in seeds)
     commits = sorted({c for c in commits if c})
     return "\n\n".join([
         f"# {spec['title']}",
@@ -222,7 +252,7 @@ def report(suite: str, spec: dict, seeds: list[int], out_root: Path, walls: dict
         f"{args.threads} torch thread(s) per run; ssl-core commit(s) {', '.join(c[:7] for c in commits) or 'n/a'} "
         "(the pipeline files and the training code are the same in all).",
         "Cells: mean ± sample standard deviation over seeds (each seed's value in brackets). Every run is the "
-        "pipeline file as committed with only `seed` and `output` overridden; minutes are wall time per run "
+        "pipeline file as committed with only `seed` and `output` overridden (and the overrides its row names); minutes are wall time per run "
         "(training and evaluation) while other runs and jobs shared the 2 cores, so they are an upper bound. "
         "A dash: not run within the budget.",
         "\n".join(lines),
@@ -234,8 +264,7 @@ def report(suite: str, spec: dict, seeds: list[int], out_root: Path, walls: dict
 def seed_values(spec: dict, name: str, seed: int, out_root: Path, metric: str,
                 encoder: str = "pretrained") -> float | None:
     """One method's value of ``metric`` at one seed for ``encoder`` (``None`` if that run is missing)."""
-    file = dict(spec["runs"])[name]
-    path = out_root / f"{Path(file).stem}_s{seed}" / "results.json"
+    path = run_folder(spec, name, seed, out_root) / "results.json"
     if not path.exists():
         return None
     return metric_values(json.loads(path.read_text()), [metric], encoder).get(metric)
@@ -351,21 +380,22 @@ def main() -> None:
         RESULTS.mkdir(exist_ok=True)
         validate(args.suite, spec, args, out_root, log)
         return
-    tasks = [(file, seed) for seed in args.seeds for _, file in spec["runs"] if not args.only or file in args.only]
+    tasks = [(name, seed) for seed in args.seeds for name, file in spec["runs"] if not args.only or file in args.only]
     walls_path = out_root / "wall_times.json"
     walls = {tuple(k.split("|")): v for k, v in json.loads(walls_path.read_text()).items()} if walls_path.exists() else {}
     walls = {(f, int(s)): v for (f, s), v in walls.items()}
 
     def work(task):
-        file, seed = task
-        out = out_root / f"{Path(file).stem}_s{seed}"
-        print(f"[quality] {file} seed {seed} ...", flush=True)
+        name, seed = task
+        file, (tag, overrides) = dict(spec["runs"])[name], variant(spec, name)
+        print(f"[quality] {file} {tag} seed {seed} ...", flush=True)
         baseline = seed == args.seeds[0] or spec.get("baseline_every_seed", False)
-        seconds = run_one(PIPELINES / file, seed, out, args.threads, baseline, log)
+        seconds = run_one(PIPELINES / file, seed, run_folder(spec, name, seed, out_root), args.threads, baseline, log,
+                          tuple(overrides))
         if seconds:
-            walls[(file, seed)] = seconds
+            walls[(wall_key(spec, name), seed)] = seconds
             walls_path.write_text(json.dumps({f"{f}|{s}": v for (f, s), v in walls.items()}, indent=1))
-        print(f"[quality] {file} seed {seed}: {seconds / 60:.1f} min", flush=True)
+        print(f"[quality] {file} {tag} seed {seed}: {seconds / 60:.1f} min", flush=True)
 
     with ThreadPoolExecutor(args.jobs) as pool:
         for future in [pool.submit(work, t) for t in tasks]:
