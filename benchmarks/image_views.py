@@ -3,7 +3,11 @@
 Reads a seeded class-balanced subset of the real CIFAR-10 JPEG training tree
 (``../shared/data/cifar10-jpg``, through the ``image_folder`` dataset) and
 pushes every image through each configuration of the ``image`` views, as a
-training DataLoader does (batches of 256, 2 workers). Each configuration is
+training DataLoader does (batches of 256, 2 workers): the training rows use
+the trainer's own ``MultiViewDataset`` and its collate, so "batched" rows
+make a batch's views at once and "per image" rows one image at a time with
+PIL (``batched: false``); the decoded-image cache row is warm after the
+warm-up pass (in the main process, where the cache lives on). Each configuration is
 run once to warm the file cache, then timed over one full pass; worker
 start-up is included. ``decode only`` reads and decodes the JPEGs with no
 augmentation, the floor under every other row.
@@ -23,6 +27,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ssl_core.multi_view_dataset import MultiViewDataset
 from ssl_image.image_folder import image_folder
 from ssl_image.image_views import ImageViews, ToUnitTensor
 
@@ -55,8 +60,9 @@ def cpu_name() -> str:
 
 def run(data: Dataset, workers: int, batch_size: int) -> float:
     """Seconds for one full pass over ``data``."""
+    collate = data.collate if isinstance(data, MultiViewDataset) else None  # the trainer's batches
     loader = DataLoader(data, batch_size=batch_size, num_workers=workers, shuffle=True,
-                        generator=torch.Generator().manual_seed(0))
+                        generator=torch.Generator().manual_seed(0), collate_fn=collate)
     t0 = time.perf_counter()
     for _ in loader:
         pass
@@ -75,19 +81,28 @@ def main() -> None:
     if not Path(args.root).is_dir():
         raise SystemExit(f"CIFAR-10 JPEG tree not found at {args.root}; pass --root")
     base = image_folder("train", root=args.root, per_class=args.images // 10, subset_seed=0)
+    cached = image_folder("train", root=args.root, per_class=args.images // 10, subset_seed=0, cache_decoded=True)
     decode = ToUnitTensor()  # the views' own PIL-to-tensor step, nothing else
-    configs = [
-        ("decode only (no views)", decode, 1, args.workers),
-        ("eval view (resize, centre crop, normalise)", ImageViews().eval, 1, args.workers),
-        ("train, 2 views, SimCLR CIFAR recipe (default)", ImageViews().train, 2, args.workers),
-        ("train, 2 views, + Gaussian blur p=0.5", ImageViews(blur_prob=0.5).train, 2, args.workers),
-        ("train, 2 views, Lab (CMC)", ImageViews(color_space="lab").train, 2, args.workers),
-        ("train, 2 views, SimCLR CIFAR recipe, main process", ImageViews().train, 2, 0),
+    per_image = ImageViews(batched=False)
+    configs = [  # (name, dataset, views per image, workers)
+        ("decode only (no views)", Viewed(base, decode, 1), 1, args.workers),
+        ("eval view (resize, centre crop, normalise)", Viewed(base, ImageViews().eval, 1), 1, args.workers),
+        ("train, 2 views, SimCLR CIFAR recipe, per image (PIL)", MultiViewDataset(base, per_image, 0), 2, args.workers),
+        ("train, 2 views, SimCLR CIFAR recipe, batched (default)", MultiViewDataset(base, ImageViews(), 0), 2,
+         args.workers),
+        ("train, 2 views, + Gaussian blur p=0.5, batched", MultiViewDataset(base, ImageViews(blur_prob=0.5), 0), 2,
+         args.workers),
+        ("train, 2 views, Lab (CMC), batched", MultiViewDataset(base, ImageViews(color_space="lab"), 0), 2,
+         args.workers),
+        ("train, 2 views, SimCLR CIFAR recipe, per image (PIL), main process", MultiViewDataset(base, per_image, 0),
+         2, 0),
+        ("train, 2 views, SimCLR CIFAR recipe, batched, main process", MultiViewDataset(base, ImageViews(), 0), 2, 0),
+        ("train, 2 views, batched, decoded-image cache, main process", MultiViewDataset(cached, ImageViews(), 0), 2,
+         0),
     ]
     load_before = os.getloadavg()[0]
     rows = []
-    for name, make_view, n_views, workers in configs:
-        data = Viewed(base, make_view, n_views)
+    for name, data, n_views, workers in configs:
         run(data, workers, args.batch_size)  # warm the file cache and the code paths
         seconds = run(data, workers, args.batch_size)
         rows.append((name, n_views, workers, len(base) / seconds, len(base) * n_views / seconds))

@@ -96,11 +96,15 @@ class ImageViews:
     a linear probe); ``augment: none`` makes ``train`` equal ``eval``.
 
     The pieces are those of lightly's ``SimCLRViewTransform`` rebuilt from
-    ``torchvision.transforms.v2`` (on PIL images, the fastest path for small
-    images): lightly's ``GaussianBlur`` draws from NumPy's global generator,
-    which forked DataLoader workers share, so its blur decisions would repeat
-    across workers; torchvision's draw from torch's generator, which each
-    worker seeds apart. The final conversion, Lab and normalisation are one
+    ``torchvision.transforms.v2``. In training they run a batch at once by
+    default (``batched: true``, :meth:`train_batch`, :mod:`ssl_image.batched_views`:
+    the same random parameters per image, the kernels over the batch), which
+    on 32x32 images is faster than one image at a time with PIL (:meth:`train`,
+    the fastest per-image path; ``benchmarks/image_views.py``). lightly's
+    ``GaussianBlur`` draws from NumPy's global generator, which forked
+    DataLoader workers share, so its blur decisions would repeat across
+    workers; torchvision's draw from torch's generator, which each worker
+    seeds apart. The final conversion, Lab and normalisation are one
     step (:class:`ToNormalizedTensor`).
 
     ``eval`` resizes the shorter side to ``eval_resize`` (default ``size``),
@@ -136,8 +140,8 @@ class ImageViews:
         stats_from: a registered dataset whose training split gives mean and std.
         stats_params: that dataset's parameters.
         stats_items: images sampled from it for the statistics.
-        batched: make the training views of a batch at once (:meth:`train_batch`, several times faster on
-            small images) instead of one image at a time with PIL (:meth:`train`); the two differ by PIL's
+        batched: make the training views of a batch at once (:meth:`train_batch`, faster on small
+            images) instead of one image at a time with PIL (:meth:`train`); the two differ by PIL's
             rounding, not in distribution.
     """
 
