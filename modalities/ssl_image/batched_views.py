@@ -10,14 +10,16 @@ image (their sizes differ), and the flip, colour jitter, grey-scale and
 normalisation run once over the batch, each image with its own factors.
 
 The pixels equal those of the same ``v2.Compose`` applied to each image as a
-``uint8`` tensor, to one intensity level (the per-image factors are tensors
-here, Python floats there: a product can round the other way at a level's
-edge); a test checks it. They differ from the PIL path
+``uint8`` tensor, but for a few in a thousand that are one or two intensity
+levels apart (the per-image factors are tensors here, Python floats there: a
+product can round the other way at a level's edge, and the next adjustment
+carries it on); a test checks it. They differ from the PIL path
 (``ImageViews.train`` on PIL images) by PIL's own rounding.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import torch
@@ -65,15 +67,15 @@ class BatchedViews:
         """One view's parameters from torch's global generator, in ``v2.Compose``'s order of draws."""
         crop = self.crop.make_params([image])
         params = ViewParams(crop=(crop["top"], crop["left"], crop["height"], crop["width"]))
-        params.flip = not bool(torch.rand(1) >= self.flip.p)
-        if self.jitter is not None and not bool(torch.rand(1) >= self.jitter.p):
+        params.flip = _applies(self.flip.p)
+        if self.jitter is not None and _applies(self.jitter.p):
             jitter = self.jitter.transforms[0].make_params([image])
             params.jitter_order = jitter["fn_idx"].tolist()
             params.jitter_factors = (_or(jitter["brightness_factor"], 1.0), _or(jitter["contrast_factor"], 1.0),
                                      _or(jitter["saturation_factor"], 1.0), _or(jitter["hue_factor"], 0.0))
         if self.grayscale is not None:
-            params.grayscale = not bool(torch.rand(1) >= self.grayscale.p)
-        if self.blur is not None and not bool(torch.rand(1) >= self.blur.p):
+            params.grayscale = _applies(self.grayscale.p)
+        if self.blur is not None and _applies(self.blur.p):
             params.blur_sigma = self.blur.transforms[0].make_params([image])["sigma"][0]
         return params
 
@@ -105,8 +107,7 @@ class BatchedViews:
                               interpolation=self.crop.interpolation, antialias=self.crop.antialias)
 
     def photometric(self, batch: Tensor, params: list[ViewParams]) -> Tensor:
-        """Flip, colour jitter (each image in its own order), grey-scale and blur of a ``uint8`` batch."""
-        batch = batch.clone()
+        """Flip, colour jitter (each image in its own order), grey-scale and blur of a ``uint8`` batch, in place."""
         flip = torch.tensor([p.flip for p in params])
         if flip.any():
             batch[flip] = F.horizontal_flip(batch[flip])
@@ -115,12 +116,10 @@ class BatchedViews:
             factors = torch.tensor([params[i].jitter_factors for i in jittered], dtype=torch.float64)
             order = torch.tensor([params[i].jitter_order for i in jittered])
             rows = torch.tensor(jittered)
-            for stage in range(4):
-                for kind in (BRIGHTNESS, CONTRAST, SATURATION, HUE):
-                    pick = order[:, stage] == kind
-                    if pick.any():
-                        at = rows[pick]
-                        batch[at] = ADJUST[kind](batch[at], factors[pick, kind])
+            for stage, kind in itertools.product(range(4), ADJUST):  # stage k applies each image's k-th adjustment
+                pick = order[:, stage] == kind
+                if pick.any():
+                    batch[rows[pick]] = ADJUST[kind](batch[rows[pick]], factors[pick, kind])
         gray = torch.tensor([p.grayscale for p in params])
         if gray.any():
             batch[gray] = F.rgb_to_grayscale(batch[gray], num_output_channels=3)
@@ -130,6 +129,11 @@ class BatchedViews:
                 if p.blur_sigma is not None:
                     batch[i] = F.gaussian_blur(batch[i], kernel, [p.blur_sigma, p.blur_sigma])
         return batch
+
+
+def _applies(p: float) -> bool:
+    """A random transform's decision as torchvision's ``forward`` draws it: skipped when ``torch.rand(1) >= p``."""
+    return bool(torch.rand(1) < p)
 
 
 def _or(value, default: float) -> float:

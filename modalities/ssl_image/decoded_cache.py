@@ -29,7 +29,7 @@ class DecodedCache:
     def __call__(self, path: str) -> Image.Image:
         pixels = self.pixels.get(path)
         if pixels is None:
-            pixels = self.pixels[path] = np.asarray(self.load(path).convert("RGB"))
+            pixels = self.pixels[path] = np.asarray(self.load(path))
         return Image.fromarray(pixels)  # PIL copies the pixels into its own memory
 
     def __len__(self) -> int:

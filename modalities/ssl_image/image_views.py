@@ -20,6 +20,11 @@ CIFAR_STD = (0.2470, 0.2435, 0.2616)
 Triple = tuple[float, float, float]
 
 
+def chw_uint8(image: Image.Image) -> torch.Tensor:
+    """A PIL image's pixels as a ``uint8`` tensor ``[C, H, W]``."""
+    return torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1)
+
+
 class ToRGB:
     """Grey, palette or RGBA PIL images to RGB (a no-op for RGB ones); tensors pass through (see ToNormalizedTensor)."""
 
@@ -45,9 +50,7 @@ class ToNormalizedTensor:
 
     def to_unit(self, x) -> torch.Tensor:
         """``x`` as float32 in [0, 1], channels first."""
-        if isinstance(x, Image.Image):
-            x = torch.from_numpy(np.array(x, dtype=np.uint8)).permute(2, 0, 1)
-        x = torch.as_tensor(x)
+        x = chw_uint8(x) if isinstance(x, Image.Image) else torch.as_tensor(x)
         if x.shape[-3] == 1:  # grey tensor
             x = x.expand(*x.shape[:-3], 3, *x.shape[-2:])
         x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
@@ -257,15 +260,14 @@ class ImageViews:
 
     def train_item(self, x) -> torch.Tensor:
         """The image as the ``uint8`` tensor ``[3, H, W]`` that :meth:`train_batch` takes."""
-        if isinstance(x, Image.Image):
-            return torch.from_numpy(np.array(ToRGB()(x), dtype=np.uint8)).permute(2, 0, 1)
-        return torch.as_tensor(x)
+        return chw_uint8(ToRGB()(x)) if isinstance(x, Image.Image) else torch.as_tensor(x)
 
     def train_batch(self, images: list[torch.Tensor], seeds: list[int]) -> list[torch.Tensor]:
         """``n_views`` batches ``[B, 3, size, size]`` of random views, image i's drawn from ``seeds[i]``.
 
         See :mod:`ssl_image.batched_views`: the views of :meth:`train` applied to
-        ``uint8`` tensors, to one intensity level, made for the batch at once.
+        ``uint8`` tensors (but for a few pixels in a thousand, one or two levels
+        apart), made for the batch at once.
         """
         if self._batched is None:
             raise RuntimeError("train_batch needs batched: true and an augment other than 'none'")
