@@ -17,13 +17,13 @@ log = logging.getLogger(__name__)
 COMPILE_AUTO_MIN_STEPS = 2000
 """``train.compile: auto`` compiles when a run plans at least this many steps.
 
-On the 2-core CPU, compiling the encoders (twice for MoCo's online and
-momentum networks) takes 10-20 s, and at the CPU pipelines' sizes (ResNet-18
-width 0.25, batch 128, 32x32) the compiled step is only ~0.01 s faster
-than the channels-last one (``benchmarks/train_step.py``: 0.300 vs 0.314 s),
-so compilation pays back after one to two thousand steps; the 300-step
-MoCo pipeline ran slower compiled (1.52 vs 1.43 min). Tests, the quick start
-and the CPU quality pipelines stay uncompiled; the papers' long runs compile.
+At the CPU pipelines' sizes (ResNet-18 width 0.25, batch 128, 32x32 on 2
+cores) a compiled step is only ~0.014 s faster than a channels-last one
+(``benchmarks/train_step.py``: 0.300 vs 0.314 s), and the 300-step MoCo
+pipeline ran slower compiled (1.52 vs 1.43 min): compiling its two encoders
+cost ~10 s (the 5 s it lost plus the 4 s its steps saved), paid back after ~700 steps. ``auto`` waits for 2,000 so
+that the gain is clear; tests, the quick start and the CPU quality pipelines
+stay uncompiled, the papers' long runs compile.
 """
 
 
