@@ -237,7 +237,8 @@ def report(suite: str, spec: dict, seeds: list[int], out_root: Path, walls: dict
         times = [walls[(wall_key(spec, name), s)] for s in seeds if walls.get((wall_key(spec, name), s))]
         minutes = f"{statistics.fmean(times) / 60:.1f}" if times else "-"
         overrides = " ".join(variant(spec, name)[1])
-        lines.append(f"| {name} | `{file}`{f' `{overrides}`' if overrides else ''} | " + " | ".join(cell(rows.get(name, {}).get(m, [])) for m in metrics)
+        pipeline = f"`{file}`" + (f" `{overrides}`" if overrides else "")
+        lines.append(f"| {name} | {pipeline} | " + " | ".join(cell(rows.get(name, {}).get(m, [])) for m in metrics)
                      + f" | {minutes} |")
     if reference:
         lines.append(f"| random-init encoder ({reference_of}; {reference_kind}) | - | "
@@ -252,7 +253,8 @@ def report(suite: str, spec: dict, seeds: list[int], out_root: Path, walls: dict
         f"{args.threads} torch thread(s) per run; ssl-core commit(s) {', '.join(c[:7] for c in commits) or 'n/a'} "
         "(the pipeline files and the training code are the same in all).",
         "Cells: mean ± sample standard deviation over seeds (each seed's value in brackets). Every run is the "
-        "pipeline file as committed with only `seed` and `output` overridden (and the overrides its row names); minutes are wall time per run "
+        "pipeline file as committed with only `seed` and `output` overridden (and the overrides its row names); "
+        "minutes are wall time per run "
         "(training and evaluation) while other runs and jobs shared the 2 cores, so they are an upper bound. "
         "A dash: not run within the budget.",
         "\n".join(lines),

@@ -103,7 +103,7 @@ def bench_encoder(registry, title: str, spec, batch: int, steps: int, check_step
 
 
 BEFORE = ["train.channels_last=false", "views.params.batched=false", "data.params.cache_decoded=false"]
-"""The settings before the fast path: eager convolutions, views one image at a time with PIL, JPEGs decoded every read."""
+"""Before the fast path: eager convolutions, views one image at a time with PIL, JPEGs decoded at every read."""
 
 WHOLE_RUN = {
     "eager, per-image PIL views, decoding every read (before)": ("per-image", ["train.compile=false", *BEFORE]),
@@ -156,7 +156,7 @@ def initial_weights(pipeline: Path, folder: Path, perturbation: float) -> tuple[
 
 
 PERTURBATION = 1e-6
-"""Relative noise on the initial weights of Part 2's noise floor: how far two eager runs drift from rounding-sized differences."""
+"""Relative noise on the initial weights for Part 2's noise floor: how far eager drifts from rounding-sized changes."""
 
 
 def main() -> None:

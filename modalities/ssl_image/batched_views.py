@@ -90,7 +90,7 @@ class BatchedViews:
         state = torch.get_rng_state()  # the views' draws leave torch's generator as they found it
         try:
             for image, seed in zip(images, seeds):
-                # as ssl_core.seeded_rng.seeded(seed) seeds it for the per-image views (torchvision draws from torch only)
+                # as ssl_core.seeded_rng.seeded(seed) does for the per-image views (torchvision draws from torch alone)
                 torch.default_generator.manual_seed(seed)
                 params.append([self.draw(image) for _ in range(self.n_views)])
         finally:

@@ -228,7 +228,8 @@ class ImageViews:
         crop, flip = v2.RandomResizedCrop(size, scale=(min_scale, 1.0)), v2.RandomHorizontalFlip(flip_prob)
         color = grayscale = blur = None
         if augment == "simclr":
-            color, grayscale = v2.RandomApply([v2.ColorJitter(*jitter)], p=jitter_prob), v2.RandomGrayscale(grayscale_prob)
+            color = v2.RandomApply([v2.ColorJitter(*jitter)], p=jitter_prob)
+            grayscale = v2.RandomGrayscale(grayscale_prob)
             if blur_prob > 0:
                 blur = v2.RandomApply([v2.GaussianBlur(_blur_kernel(size), sigma=tuple(blur_sigma))], p=blur_prob)
         steps = [ToRGB(), crop, flip, *(t for t in (color, grayscale, blur) if t is not None)]
