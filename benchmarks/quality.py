@@ -390,14 +390,15 @@ def main() -> None:
     def work(task):
         name, seed = task
         file, (tag, overrides) = dict(spec["runs"])[name], variant(spec, name)
-        print(f"[quality] {file} {tag} seed {seed} ...", flush=True)
+        what = f"{file} {tag}".strip()
+        print(f"[quality] {what} seed {seed} ...", flush=True)
         baseline = seed == args.seeds[0] or spec.get("baseline_every_seed", False)
         seconds = run_one(PIPELINES / file, seed, run_folder(spec, name, seed, out_root), args.threads, baseline, log,
                           tuple(overrides))
         if seconds:
             walls[(wall_key(spec, name), seed)] = seconds
             walls_path.write_text(json.dumps({f"{f}|{s}": v for (f, s), v in walls.items()}, indent=1))
-        print(f"[quality] {file} {tag} seed {seed}: {seconds / 60:.1f} min", flush=True)
+        print(f"[quality] {what} seed {seed}: {seconds / 60:.1f} min", flush=True)
 
     with ThreadPoolExecutor(args.jobs) as pool:
         for future in [pool.submit(work, t) for t in tasks]:
